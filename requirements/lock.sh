@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Re-pins every requirements/*.txt from the *.in files. dev.txt is resolved first as one
+# set (consumer + infra + tools); the consumer and infra locks are then resolved inside
+# it, so all three agree on every shared package.
+# Usage: requirements/lock.sh [--upgrade]    (needs uv: pip install uv)
+set -euo pipefail
+cd "$(dirname "$0")"
+compile() { uv pip compile --universal --python-version 3.11 --quiet "$@"; }
+compile ${1:+"$1"} dev.in -o dev.txt
+compile consumer.in -c dev.txt -o consumer.txt
+compile infra.in -c dev.txt -o infra.txt

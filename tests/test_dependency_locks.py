@@ -1,0 +1,45 @@
+"""The three pinned dependency sets: complete pins, the right split, one version each."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements"
+
+
+def _pins(lock: str) -> dict[str, str]:
+    pins = {}
+    for line in (REQUIREMENTS / lock).read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = re.match(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==([^\s;]+)", line)
+        assert match, f"{lock}: not an exact pin: {line!r}"
+        pins[match.group(1).lower().replace("_", "-")] = match.group(3)
+    return pins
+
+
+@pytest.mark.parametrize("lock", ["consumer.txt", "infra.txt", "dev.txt"])
+def test_every_line_of_a_lock_is_an_exact_pin(lock: str) -> None:
+    assert _pins(lock), f"{lock} pins nothing"
+
+
+def test_consumer_lock_has_the_bridges_libraries_and_no_infra_or_test_tools() -> None:
+    consumer = _pins("consumer.txt")
+    assert {"aiokafka", "aioboto3"} <= set(consumer)
+    assert not {"pulumi", "pulumi-aws", "pulumi-docker", "moto", "pytest"} & set(consumer)
+
+
+def test_infra_lock_has_pulumi_and_not_the_consumers_kafka_client() -> None:
+    infra = _pins("infra.txt")
+    assert {"pulumi", "pulumi-aws", "pulumi-docker"} <= set(infra)
+    assert not {"aiokafka", "aioboto3", "moto", "pytest"} & set(infra)
+
+
+def test_a_package_in_two_locks_has_the_same_version_in_both() -> None:
+    dev = _pins("dev.txt")
+    for lock in ("consumer.txt", "infra.txt"):
+        for name, version in _pins(lock).items():
+            assert dev.get(name) == version, f"{name}: {lock} pins {version}, dev {dev.get(name)}"
