@@ -1,0 +1,70 @@
+"""`python -m consumer`: run the bridge with settings from the environment.
+
+Exit codes: 0 after a clean drain on SIGTERM/SIGINT; 2 bad settings; 3 Kafka refused or
+unreachable; 4 the function cannot be invoked; 5 Lambda refused an invocation for good.
+A second signal exits at once (130).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from consumer.bridge import Bridge
+from consumer.errors import BridgeError
+from consumer.invoker import LambdaInvoker
+from consumer.logs import configure_logging
+from consumer.settings import BridgeSettings, load_settings
+
+log = logging.getLogger("consumer")
+
+
+async def serve(settings: BridgeSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(number: int) -> None:
+        if stop.is_set():
+            os._exit(128 + number)  # asked twice: the operator wants out now
+        log.info("signal received", extra={"fields": {"signal": signal.Signals(number).name}})
+        stop.set()
+
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, on_signal, number)
+    async with LambdaInvoker(settings) as invoker:
+        await Bridge(settings, invoker).run(stop)
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except BridgeError as error:
+        configure_logging()
+        log.error(str(error), extra={"fields": {"exit_code": error.exit_code}})
+        return error.exit_code
+    configure_logging(settings.log_level)
+    log.info(
+        "starting",
+        extra={
+            "fields": {
+                "topics": settings.kafka_topic,
+                "group": settings.kafka_group_id,
+                "function": settings.lambda_function_name,
+                "payload_format": settings.payload_format.value,
+                "ordering": settings.ordering.value,
+            }
+        },
+    )
+    try:
+        asyncio.run(serve(settings))
+    except BridgeError as error:
+        log.error(str(error), extra={"fields": {"exit_code": error.exit_code}})
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

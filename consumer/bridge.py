@@ -1,0 +1,483 @@
+"""The delivery loop: fetch → lanes → invocations → offsets → commits.
+
+One task fetches and hands records to the lane of their partition; each batch a lane
+releases is delivered by a task of its own (retries included), which frees the lane's slot
+and dispatches the next batch when it ends; another task commits on a timer. Rebalances
+and shutdown drain in-flight batches, commit, and let go.
+
+Invariants:
+- an offset is committed only when every record of the partition below it is done;
+- at most `max_in_flight_per_partition` batches per partition and `max_in_flight_total`
+  invocations overall are in flight (the latter lowered while the function throttles);
+- a partition whose lane holds more than its buffer bounds is paused until it drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka.errors import (
+    CommitFailedError,
+    GroupAuthorizationFailedError,
+    IllegalStateError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
+
+from consumer.backoff import Backoff
+from consumer.concurrency import AdaptiveLimit
+from consumer.errors import BridgeError, FatalInvokeError
+from consumer.invoker import LambdaInvoker, Outcome
+from consumer.kafka_connection import (
+    check_topics_exist,
+    consumer_arguments,
+    explain_group_failure,
+    probe_brokers,
+)
+from consumer.lanes import Lane
+from consumer.logs import key_hash
+from consumer.ordering import Ordering
+from consumer.payloads import encoder_for
+from consumer.records import Batch, KafkaRecord
+from consumer.settings import BridgeSettings
+
+log = logging.getLogger("consumer.bridge")
+
+_FETCH_WAIT_MS = 500
+
+
+@dataclass
+class Counters:
+    """What the bridge has done since it started; read by tests, metrics and the local mode."""
+
+    records_fetched: int = 0
+    records_delivered: int = 0
+    invocations: int = 0
+    function_errors: int = 0
+    throttles: int = 0
+    retries: int = 0
+    commits: int = 0
+    pauses: int = 0  # times a partition's fetching paused because its lane was full
+    peak_buffered_records: int = 0  # the most records one lane has held at once
+
+
+class Bridge:
+    """`await Bridge(settings, invoker).run(stop)` delivers until `stop` is set, then drains."""
+
+    def __init__(self, settings: BridgeSettings, invoker: LambdaInvoker) -> None:
+        self._settings = settings
+        self._invoker = invoker
+        self._encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
+        self._limit = AdaptiveLimit(settings.max_in_flight_total)
+        self._backoff = Backoff(
+            settings.retry_backoff_base_ms / 1000, settings.retry_backoff_max_ms / 1000
+        )
+        self._lanes: dict[TopicPartition, Lane] = {}
+        self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
+        self._paused: set[TopicPartition] = set()
+        self._closing: set[TopicPartition] = set()  # being revoked: no new batches
+        self._pending_since: dict[TopicPartition, float] = {}  # batch window start per lane
+        self._window_timers: dict[TopicPartition, asyncio.TimerHandle] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._fatal: BridgeError | None = None
+        self._interrupted = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self.counters = Counters()
+        self.ready = asyncio.Event()  # set once the first fetch has returned
+
+    # -- life cycle -------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        settings = self._settings
+        await self._invoker.check_invokable()
+        await probe_brokers(settings)
+        consumer = AIOKafkaConsumer(**consumer_arguments(settings))
+        self._consumer = consumer
+        try:
+            try:
+                await consumer.start()
+            except KafkaError as refused:
+                raise explain_group_failure(refused, settings) from None
+            await check_topics_exist(consumer, settings)
+            consumer.subscribe(settings.kafka_topic, listener=_Rebalance(self))
+            committer = asyncio.create_task(self._commit_periodically(), name="committer")
+            stopper = asyncio.create_task(self._interrupt_on(stop), name="stopper")
+            try:
+                await self._fetch_until_interrupted(consumer)
+            finally:
+                committer.cancel()
+                stopper.cancel()
+            if self._fatal is not None:
+                raise self._fatal
+            for partition, lane in self._lanes.items():
+                self._dispatch(partition, lane)  # batches a window was holding go now
+            await self._finish_buffered(settings.shutdown_timeout_seconds)
+            await self._commit(list(self._lanes))
+            if self._fatal is not None:  # Lambda refused an invocation while draining
+                raise self._fatal
+        finally:
+            await self._cancel_all()
+            await consumer.stop()  # leaves the group, so the others take over at once
+        log.info("stopped", extra={"fields": {"counters": vars(self.counters)}})
+
+    async def _interrupt_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        log.info("stopping: delivering what is buffered, then committing")
+        self._interrupted.set()
+
+    def _fail(self, error: BridgeError) -> None:
+        if self._fatal is None:
+            self._fatal = error
+        self._interrupted.set()
+
+    # -- fetching -----------------------------------------------------------------------
+
+    async def _fetch_until_interrupted(self, consumer: AIOKafkaConsumer) -> None:
+        interrupted = asyncio.create_task(self._interrupted.wait())
+        try:
+            while not self._interrupted.is_set():
+                # One fetch brings at most one buffer's worth, so a lane holds at most twice
+                # its bound: what it had when it paused, plus the fetch that filled it.
+                fetch = asyncio.ensure_future(
+                    consumer.getmany(
+                        timeout_ms=_FETCH_WAIT_MS,
+                        max_records=self._settings.max_buffered_records_per_partition,
+                    )
+                )
+                await asyncio.wait({fetch, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()  # unfetched records are simply fetched again later
+                    break
+                try:
+                    fetched = fetch.result()
+                except (GroupAuthorizationFailedError, TopicAuthorizationFailedError) as denied:
+                    raise explain_group_failure(denied, self._settings) from None
+                self.ready.set()
+                for partition, records in fetched.items():
+                    self._accept(partition, records)
+        finally:
+            interrupted.cancel()
+
+    def _accept(self, partition: TopicPartition, records: Sequence[KafkaRecord]) -> None:
+        lane = self._lanes.get(partition)
+        if lane is None:
+            return  # revoked while the fetch was under way; its new owner fetches them
+        lane.add(records)
+        self.counters.records_fetched += len(records)
+        buffered = lane.buffered_records
+        if buffered > self.counters.peak_buffered_records:
+            self.counters.peak_buffered_records = buffered
+        if lane.should_pause and partition not in self._paused:
+            self._consumer_or_fail().pause(partition)
+            self._paused.add(partition)
+            self.counters.pauses += 1
+        self._dispatch(partition, lane)
+
+    def _consumer_or_fail(self) -> AIOKafkaConsumer:
+        assert self._consumer is not None, "the consumer exists while the bridge runs"
+        return self._consumer
+
+    # -- dispatching and delivering ---------------------------------------------------------
+
+    def _dispatch(self, partition: TopicPartition, lane: Lane) -> None:
+        if (
+            self._fatal is not None
+            or partition in self._closing
+            or self._lanes.get(partition) is not lane
+            or self._filling(partition, lane)
+        ):
+            return
+        tasks = self._tasks[partition]
+        while (batch := lane.next_batch()) is not None:
+            task = asyncio.create_task(self._deliver(partition, lane, batch))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if lane.pending_records:
+            self._pending_since[partition] = time.monotonic()
+        else:
+            self._pending_since.pop(partition, None)
+
+    def _filling(self, partition: TopicPartition, lane: Lane) -> bool:
+        """True while a batch window holds a partial batch back to let it fill.
+
+        The window starts when records wait with no full batch among them; once it has
+        passed (or on shutdown) whatever is there goes. A timer dispatches at its end.
+        """
+        window_s = self._settings.batch_window_ms / 1000
+        if window_s == 0 or self._interrupted.is_set():
+            return False
+        if lane.pending_records >= self._settings.batch_size:
+            return False
+        now = time.monotonic()
+        since = self._pending_since.setdefault(partition, now)
+        if now - since >= window_s:
+            return False
+        if partition not in self._window_timers:
+            loop = asyncio.get_running_loop()
+            self._window_timers[partition] = loop.call_later(
+                since + window_s - now, self._window_ended, partition, lane
+            )
+        return True
+
+    def _window_ended(self, partition: TopicPartition, lane: Lane) -> None:
+        self._window_timers.pop(partition, None)
+        self._dispatch(partition, lane)
+
+    async def _deliver(self, partition: TopicPartition, lane: Lane, batch: Batch) -> None:
+        try:
+            done = await self._deliver_batch(batch)
+        except asyncio.CancelledError:
+            raise  # revoked or shutting down: nothing is marked done, so nothing is committed
+        except BridgeError as fatal:
+            self._fail(fatal)
+            return
+        lane.complete(batch, done)
+        self.counters.records_delivered += len(done)
+        if partition in self._paused and lane.may_resume and self._lanes.get(partition) is lane:
+            self._consumer_or_fail().resume(partition)
+            self._paused.discard(partition)
+        self._dispatch(partition, lane)
+
+    async def _deliver_batch(self, batch: Batch) -> Collection[int]:
+        """Invokes until every record of the batch is delivered; returns their offsets."""
+        if batch.undeliverable is not None:
+            await self._stall(batch, batch.undeliverable)
+        todo = list(range(len(batch.records)))
+        attempt = 0
+        function_failures = 0
+        while True:
+            payload = self._encoder.assemble(
+                batch.topic, batch.partition, [batch.fragments[i] for i in todo]
+            )
+            async with self._limit.permit() as permit:
+                result = await self._invoker.invoke(payload)
+            self.counters.invocations += 1
+            outcome = result.outcome
+            if outcome is Outcome.DELIVERED:
+                self._limit.on_success()
+                if result.failed_item_ids is None:
+                    return [record.offset for record in batch.records]
+                todo = self._still_failing(batch, todo, result.failed_item_ids)
+                if not todo:
+                    return [record.offset for record in batch.records]
+                function_failures += 1
+                self.counters.function_errors += 1
+            elif outcome is Outcome.THROTTLED:
+                self._limit.on_throttle(permit)
+                self.counters.throttles += 1
+                attempt += 1
+            elif outcome is Outcome.RETRYABLE:
+                attempt += 1
+            elif outcome is Outcome.FUNCTION_ERROR:
+                function_failures += 1
+                self.counters.function_errors += 1
+            else:
+                raise FatalInvokeError(
+                    f"Lambda refused the invocation of {self._settings.lambda_function_name!r}: "
+                    f"{result.error_type}: {result.error_message}. Check LAMBDA_FUNCTION_NAME "
+                    "and the task role's lambda:InvokeFunction permission."
+                )
+            self.counters.retries += 1
+            over = function_failures - self._settings.max_retries
+            if over > 0 and over & (over - 1) == 0:  # loud, but at 1, 2, 4, 8... not each time
+                # No dead letter is configured: the record stays, and so does the partition.
+                self._log_stall(batch, todo, result.error_type, function_failures)
+            await asyncio.sleep(self._backoff.delay_s(attempt + function_failures))
+
+    def _still_failing(
+        self, batch: Batch, todo: list[int], failed_ids: Collection[str]
+    ) -> list[int]:
+        """The records to retry after a partial batch response."""
+        offsets_in_payload = {str(batch.records[i].offset) for i in todo}
+        if "*" in failed_ids or not set(failed_ids) <= offsets_in_payload:
+            return todo  # an answer we cannot map to records: retry them all
+        retry = []
+        failed_keys: set[bytes | None] = set()
+        by_key = self._settings.ordering is Ordering.key
+        for i in todo:
+            record = batch.records[i]
+            if str(record.offset) in failed_ids:
+                retry.append(i)
+                failed_keys.add(record.key)
+            elif by_key and record.key is not None and record.key in failed_keys:
+                retry.append(i)  # it must not overtake the failed record of its key
+        return retry
+
+    def _log_stall(
+        self, batch: Batch, todo: Sequence[int], error_type: str | None, failures: int
+    ) -> None:
+        first = batch.records[todo[0]]
+        log.error(
+            "function keeps failing; partition stalled until it succeeds (no dead letter set)",
+            extra={
+                "fields": {
+                    "topic": batch.topic,
+                    "partition": batch.partition,
+                    "offset": first.offset,
+                    "key_hash": key_hash(first.key),
+                    "records": len(todo),
+                    "failures": failures,
+                    "error_type": error_type,
+                }
+            },
+        )
+
+    async def _stall(self, batch: Batch, reason: str) -> None:
+        record = batch.records[0]
+        log.error(
+            "record cannot be delivered; partition stalled (no dead letter set)",
+            extra={
+                "fields": {
+                    "topic": batch.topic,
+                    "partition": batch.partition,
+                    "offset": record.offset,
+                    "key_hash": key_hash(record.key),
+                    "reason": reason,
+                }
+            },
+        )
+        await asyncio.Future()  # until revoked or stopped: never skipped
+
+    # -- offsets ---------------------------------------------------------------------------
+
+    async def _commit_periodically(self) -> None:
+        interval_s = self._settings.commit_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval_s)
+            await self._commit(self._lanes)
+
+    async def _commit(self, partitions: Collection[TopicPartition]) -> None:
+        offsets = {}
+        for partition in partitions:
+            lane = self._lanes.get(partition)
+            committable = None if lane is None else lane.committable_offset
+            if committable is not None and committable > self._committed.get(partition, -1):
+                offsets[partition] = OffsetAndMetadata(committable, "")
+        if not offsets:
+            return
+        try:
+            await self._consumer_or_fail().commit(offsets)
+        except (CommitFailedError, IllegalStateError, KafkaError) as error:
+            # A rebalance took the partitions: their new owner redelivers (at least once).
+            log.warning(
+                "commit failed; records after it will be redelivered",
+                extra={"fields": {"error": repr(error)}},
+            )
+            return
+        self.counters.commits += 1
+        for partition, offset in offsets.items():
+            self._committed[partition] = offset.offset
+
+    # -- rebalancing and draining ------------------------------------------------------------
+
+    async def _finish_buffered(self, timeout_s: float) -> None:
+        """On shutdown: deliver what is buffered (fetching has stopped) for up to `timeout_s`.
+
+        Delivering the whole buffer, not only the batches in flight, is what lets a clean
+        stop commit everything it delivered: under key ordering a delivered record can sit
+        above a buffered one of another key, and the commit cannot pass the buffered one.
+        """
+        deadline = time.monotonic() + timeout_s
+        while running := {task for tasks in self._tasks.values() for task in tasks}:
+            remaining_s = deadline - time.monotonic()
+            if remaining_s <= 0:
+                log.warning(
+                    "shutdown timeout: undelivered records will be delivered again later",
+                    extra={"fields": {"batches_in_flight": len(running)}},
+                )
+                return
+            await asyncio.wait(running, timeout=remaining_s, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _drain(self, timeout_s: float, partitions: Collection[TopicPartition]) -> None:
+        """Waits up to `timeout_s` for the in-flight batches of `partitions` to finish."""
+        running = {task for p in partitions for task in self._tasks.get(p, ())}
+        if running:
+            await asyncio.wait(running, timeout=timeout_s)
+
+    async def _cancel(self, partitions: Collection[TopicPartition]) -> None:
+        running = [task for p in partitions for task in self._tasks.get(p, ())]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    async def _cancel_all(self) -> None:
+        await self._cancel(list(self._tasks))
+
+    async def revoke(self, partitions: Collection[TopicPartition]) -> None:
+        owned = [p for p in partitions if p in self._lanes]
+        if not owned:
+            return
+        started = time.monotonic()
+        self._closing.update(owned)
+        await self._drain(self._settings.revoke_timeout_ms / 1000, owned)
+        await self._commit(owned)
+        await self._cancel(owned)
+        for partition in owned:
+            self._lanes.pop(partition, None)
+            self._tasks.pop(partition, None)
+            self._paused.discard(partition)
+            self._committed.pop(partition, None)
+            self._closing.discard(partition)
+            self._pending_since.pop(partition, None)
+            timer = self._window_timers.pop(partition, None)
+            if timer is not None:
+                timer.cancel()
+        log.info(
+            "partitions revoked",
+            extra={"fields": {"partitions": _names(owned), "drain_s": time.monotonic() - started}},
+        )
+
+    async def assign(self, partitions: Collection[TopicPartition]) -> None:
+        settings = self._settings
+        for partition in partitions:
+            self._lanes[partition] = Lane(
+                topic=partition.topic,
+                partition=partition.partition,
+                ordering=settings.ordering,
+                encoder=self._encoder,
+                max_in_flight=settings.max_in_flight_per_partition,
+                max_batch_records=settings.batch_size,
+                max_batch_bytes=settings.effective_batch_max_bytes,
+                max_buffered_records=settings.max_buffered_records_per_partition,
+                max_buffered_bytes=settings.max_buffered_bytes_per_partition,
+            )
+            self._tasks[partition] = set()
+        if settings.starting_timestamp_ms is not None:
+            await self._seek_to_start_time(partitions, settings.starting_timestamp_ms)
+        log.info("partitions assigned", extra={"fields": {"partitions": _names(partitions)}})
+
+    async def _seek_to_start_time(
+        self, partitions: Collection[TopicPartition], timestamp_ms: int
+    ) -> None:
+        consumer = self._consumer_or_fail()
+        fresh = [p for p in partitions if await consumer.committed(p) is None]
+        if not fresh:
+            return
+        found = await consumer.offsets_for_times({p: timestamp_ms for p in fresh})
+        for partition in fresh:
+            at = found.get(partition)
+            if at is None:
+                await consumer.seek_to_end(partition)  # nothing that recent yet
+            else:
+                consumer.seek(partition, at.offset)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, bridge: Bridge) -> None:
+        self._bridge = bridge
+
+    async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
+        await self._bridge.revoke(revoked)
+
+    async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        await self._bridge.assign(assigned)
+
+
+def _names(partitions: Collection[TopicPartition]) -> list[str]:
+    return sorted(f"{p.topic}-{p.partition}" for p in partitions)

@@ -1,0 +1,37 @@
+"""The failures the bridge reports to people: one family per cause, each message with its fix.
+
+`python -m consumer` prints such an error as one line and exits non-zero; anything else
+is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """An expected failure with a message a person can act on."""
+
+    exit_code = 1
+
+
+class ConfigurationError(BridgeError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+    exit_code = 2
+
+
+class KafkaStartupError(BridgeError):
+    """Kafka is unreachable, refuses our credentials, lacks the topic or denies the group."""
+
+    exit_code = 3
+
+
+class LambdaStartupError(BridgeError):
+    """The function is missing, or this identity may not invoke it."""
+
+    exit_code = 4
+
+
+class FatalInvokeError(BridgeError):
+    """Lambda rejected an invocation in a way no retry can fix (deleted, access revoked)."""
+
+    exit_code = 5

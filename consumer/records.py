@@ -1,0 +1,85 @@
+"""What the bridge knows of a Kafka record, and of a batch of them on its way to Lambda.
+
+aiokafka's `ConsumerRecord` already carries every field, so the hot path passes those
+objects through untouched; `KafkaRecord` names just the fields the bridge reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# Kafka's timestamp types, as aiokafka reports them.
+CREATE_TIME = 0
+LOG_APPEND_TIME = 1
+SEPARATOR = b","  # between the fragments of one payload
+
+
+class KafkaRecord(Protocol):
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...  # epoch milliseconds
+    @property
+    def timestamp_type(self) -> int: ...  # CREATE_TIME or LOG_APPEND_TIME
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+class RecordEncoder(Protocol):
+    """Turns records into one invocation payload of a given format (see payloads.py).
+
+    A payload is the fragments joined by `SEPARATOR` inside an envelope, so its exact size
+    is `envelope_size(...) + sum(fragment sizes) + len(SEPARATOR) * (n - 1)`, known before
+    it is built; and a record is encoded once however often its batch is retried or split.
+    """
+
+    max_records_per_payload: int | None  # None: no limit but bytes
+
+    def encode_record(self, record: KafkaRecord) -> bytes:
+        """The record's fragment; raises UndeliverableRecord if this format cannot carry it."""
+        ...
+
+    def envelope_size(self, topic: str, partition: int) -> int: ...
+
+    def assemble(self, topic: str, partition: int, fragments: Sequence[bytes]) -> bytes: ...
+
+
+class UndeliverableRecord(Exception):
+    """A record that can never be delivered as it is (not UTF-8, not JSON, too large)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Batch:
+    """Records of one partition, in offset order, sent in one invocation.
+
+    `fragments[i]` is the encoded `records[i]`. A batch with `undeliverable` set holds one
+    record that no invocation can carry; the reason says why.
+    """
+
+    topic: str
+    partition: int
+    records: list[KafkaRecord]
+    fragments: list[bytes] = field(default_factory=list)
+    undeliverable: str | None = None
+
+    @property
+    def first_offset(self) -> int:
+        return self.records[0].offset
+
+    @property
+    def last_offset(self) -> int:
+        return self.records[-1].offset

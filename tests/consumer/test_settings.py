@@ -1,0 +1,113 @@
+"""Settings: defaults, validation messages that name the variable, and the README table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from consumer.errors import ConfigurationError
+from consumer.limits import LAMBDA_EVENT_MAX_BYTES, LAMBDA_REQUEST_RESPONSE_MAX_BYTES
+from consumer.ordering import Ordering
+from consumer.payloads import PayloadFormat
+from consumer.settings import load_settings
+from tests.support.settings_table import settings_table
+
+REQUIRED = {
+    "KAFKA_BOOTSTRAP_SERVERS": "b:9092",
+    "KAFKA_TOPIC": "t",
+    "KAFKA_GROUP_ID": "g",
+    "LAMBDA_FUNCTION_NAME": "f",
+}
+
+
+def settings_error(**env: str) -> str:
+    with pytest.raises(ConfigurationError) as failure:
+        load_settings({**REQUIRED, **env})
+    return str(failure.value)
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    settings = load_settings(REQUIRED)
+    assert settings.payload_format is PayloadFormat.NATIVE
+    assert settings.ordering is Ordering.key
+    assert settings.kafka_topic == ["t"]
+    assert settings.effective_batch_max_bytes == LAMBDA_REQUEST_RESPONSE_MAX_BYTES
+
+
+def test_several_topics_and_event_invocations_get_the_event_limit() -> None:
+    settings = load_settings({**REQUIRED, "KAFKA_TOPIC": "a, b", "LAMBDA_INVOCATION_TYPE": "Event"})
+    assert settings.kafka_topic == ["a", "b"]
+    assert settings.effective_batch_max_bytes == LAMBDA_EVENT_MAX_BYTES
+
+
+def test_every_missing_required_setting_is_named_at_once() -> None:
+    with pytest.raises(ConfigurationError) as failure:
+        load_settings({})
+    for name in REQUIRED:
+        assert f"{name} is required" in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"BATCH_SIZE": "0"}, "BATCH_SIZE: Input should be greater than or equal to 1"),
+        ({"BATCH_SIZE": "ten"}, "BATCH_SIZE: Input should be a valid integer"),
+        ({"ORDERING": "random"}, "ORDERING: Input should be 'key', 'partition' or 'none'"),
+        ({"KAFKA_PROPERTIES": "{"}, "KAFKA_PROPERTIES: not JSON"),
+        ({"KAFKA_PROPERTIES": "[1]"}, "KAFKA_PROPERTIES: must be a JSON object"),
+        ({"KAFKA_PROPERTIES": '{"fetch_min_bytes": "1"}'}, "'fetch_min_bytes' must be a int"),
+        ({"KAFKA_PROPERTIES": '{"check_crcs": 1}'}, "'check_crcs' must be a bool"),
+        ({"KAFKA_PROPERTIES": '{"enable_auto_commit": true}'}, "set nothing: the bridge commits"),
+        ({"KAFKA_STARTING_POSITION": "2026-01-01T00:00:00"}, "needs a time zone"),
+        ({"KAFKA_SSL_CA_FILE": "/no/such.pem"}, "KAFKA_SSL_CA_FILE: no file at /no/such.pem"),
+        ({"BATCH_MAX_BYTES": str(7 * 1024 * 1024)}, "over Lambda's 6291456-byte limit"),
+        ({"LAMBDA_READ_TIMEOUT_SECONDS": "2000"}, "LAMBDA_READ_TIMEOUT_SECONDS"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL: use DEBUG, INFO, WARNING or ERROR"),
+        ({"RETRY_BACKOFF_MAX_MS": "5"}, "RETRY_BACKOFF_MAX_MS must be at least"),
+        ({"REVOKE_TIMEOUT_MS": "60000"}, "REVOKE_TIMEOUT_MS=60000 must be below"),
+        (
+            {"REVOKE_TIMEOUT_MS": "5000", "KAFKA_PROPERTIES": '{"rebalance_timeout_ms": 4000}'},
+            "below the group's rebalance timeout (4000 ms",
+        ),
+    ],
+)
+def test_an_invalid_value_is_reported_with_its_variable(env: dict[str, str], expected: str) -> None:
+    assert expected in settings_error(**env)
+
+
+def test_kafka_properties_pass_through_with_their_types() -> None:
+    settings = load_settings(
+        {**REQUIRED, "KAFKA_PROPERTIES": '{"fetch_min_bytes": 100000, "client_rack": "use1"}'}
+    )
+    assert settings.kafka_properties == {"fetch_min_bytes": 100000, "client_rack": "use1"}
+
+
+def test_a_timestamp_start_is_converted_to_epoch_milliseconds() -> None:
+    settings = load_settings({**REQUIRED, "KAFKA_STARTING_POSITION": "2026-01-01T00:00:00Z"})
+    assert settings.starting_timestamp_ms == 1_767_225_600_000
+
+
+def test_the_password_never_appears_in_the_settings_repr_or_errors() -> None:
+    secret = "hunter2-very-secret"
+    settings = load_settings(
+        {
+            **REQUIRED,
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_USERNAME": "u",
+            "KAFKA_PASSWORD": secret,
+        }
+    )
+    assert secret not in repr(settings)
+    message = settings_error(
+        KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_PASSWORD=secret, BATCH_SIZE="0"
+    )
+    assert secret not in message
+
+
+def test_the_readme_settings_table_is_generated_from_the_settings_class() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"<!-- settings:start -->\n(.*?)<!-- settings:end -->", readme, re.DOTALL)
+    assert block, "README.md has no settings:start/settings:end block"
+    assert block.group(1) == settings_table(), "run: python -m tests.support.settings_table"
