@@ -33,6 +33,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from consumer.backoff import Backoff
 from consumer.concurrency import AdaptiveLimit
 from consumer.errors import BridgeError, FatalInvokeError
+from consumer.health import beat
 from consumer.invoker import LambdaInvoker, Outcome
 from consumer.kafka_connection import (
     check_topics_exist,
@@ -108,11 +109,15 @@ class Bridge:
             consumer.subscribe(settings.kafka_topic, listener=_Rebalance(self))
             committer = asyncio.create_task(self._commit_periodically(), name="committer")
             stopper = asyncio.create_task(self._interrupt_on(stop), name="stopper")
+            heartbeat = asyncio.create_task(
+                beat(settings.health_file, settings.health_interval_seconds, self._health_state)
+            )
             try:
                 await self._fetch_until_interrupted(consumer)
             finally:
                 committer.cancel()
                 stopper.cancel()
+                heartbeat.cancel()
             if self._fatal is not None:
                 raise self._fatal
             for partition, lane in self._lanes.items():
@@ -130,6 +135,13 @@ class Bridge:
         await stop.wait()
         log.info("stopping: delivering what is buffered, then committing")
         self._interrupted.set()
+
+    def _health_state(self) -> dict[str, object]:
+        return {
+            "partitions": len(self._lanes),
+            "in_flight": sum(len(tasks) for tasks in self._tasks.values()),
+            "records_delivered": self.counters.records_delivered,
+        }
 
     def _fail(self, error: BridgeError) -> None:
         if self._fatal is None:

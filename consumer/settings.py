@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from consumer.errors import ConfigurationError
+from consumer.health import DEFAULT_HEALTH_FILE
 from consumer.limits import LAMBDA_EVENT_MAX_BYTES, LAMBDA_REQUEST_RESPONSE_MAX_BYTES
 from consumer.ordering import Ordering
 from consumer.payloads import PayloadFormat
@@ -228,6 +229,13 @@ class BridgeSettings(BaseModel):
         ),
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    health_file: Path = Field(
+        Path(DEFAULT_HEALTH_FILE),
+        description="Heartbeat file `python -m consumer.health` reads (must be writable).",
+    )
+    health_interval_seconds: float = Field(
+        5.0, gt=0, le=60, description="How often the heartbeat is written."
+    )
 
     @field_validator("kafka_topic", mode="before")
     @classmethod

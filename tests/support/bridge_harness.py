@@ -13,7 +13,9 @@ import base64
 import contextlib
 import os
 import sys
+import tempfile
 import threading
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -127,6 +129,8 @@ def bridge_environment(
         "AWS_REGION": "us-east-1",
         "COMMIT_INTERVAL_MS": "200",
         "KAFKA_PROPERTIES": '{"session_timeout_ms": 6000, "heartbeat_interval_ms": 500}',
+        # Bridges of concurrent tests must not share a heartbeat file.
+        "HEALTH_FILE": str(Path(tempfile.gettempdir()) / f"k2l-{uuid.uuid4().hex}.health"),
     }
     env.update({name.upper(): str(value) for name, value in overrides.items()})
     return env
