@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from contextlib import AsyncExitStack
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import (
@@ -30,11 +30,12 @@ from aiokafka.errors import (
 )
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from consumer.backoff import Backoff
-from consumer.concurrency import AdaptiveLimit
-from consumer.errors import BridgeError, FatalInvokeError
+from consumer.counters import Counters
+from consumer.dead_letters import open_dead_letters
+from consumer.delivery import Delivery
+from consumer.errors import BridgeError
 from consumer.health import beat
-from consumer.invoker import LambdaInvoker, Outcome
+from consumer.invoker import LambdaInvoker
 from consumer.kafka_connection import (
     check_topics_exist,
     consumer_arguments,
@@ -42,8 +43,6 @@ from consumer.kafka_connection import (
     probe_brokers,
 )
 from consumer.lanes import Lane
-from consumer.logs import key_hash
-from consumer.ordering import Ordering
 from consumer.payloads import encoder_for
 from consumer.records import Batch, KafkaRecord
 from consumer.settings import BridgeSettings
@@ -53,21 +52,6 @@ log = logging.getLogger("consumer.bridge")
 _FETCH_WAIT_MS = 500
 
 
-@dataclass
-class Counters:
-    """What the bridge has done since it started; read by tests, metrics and the local mode."""
-
-    records_fetched: int = 0
-    records_delivered: int = 0
-    invocations: int = 0
-    function_errors: int = 0
-    throttles: int = 0
-    retries: int = 0
-    commits: int = 0
-    pauses: int = 0  # times a partition's fetching paused because its lane was full
-    peak_buffered_records: int = 0  # the most records one lane has held at once
-
-
 class Bridge:
     """`await Bridge(settings, invoker).run(stop)` delivers until `stop` is set, then drains."""
 
@@ -75,10 +59,8 @@ class Bridge:
         self._settings = settings
         self._invoker = invoker
         self._encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
-        self._limit = AdaptiveLimit(settings.max_in_flight_total)
-        self._backoff = Backoff(
-            settings.retry_backoff_base_ms / 1000, settings.retry_backoff_max_ms / 1000
-        )
+        self.counters = Counters()
+        self._delivery = Delivery(settings, invoker, self._encoder, None, self.counters)
         self._lanes: dict[TopicPartition, Lane] = {}
         self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._paused: set[TopicPartition] = set()
@@ -89,15 +71,23 @@ class Bridge:
         self._fatal: BridgeError | None = None
         self._interrupted = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
-        self.counters = Counters()
         self.ready = asyncio.Event()  # set once the first fetch has returned
 
     # -- life cycle -------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        async with AsyncExitStack() as resources:
+            await self._invoker.check_invokable()
+            await probe_brokers(self._settings)
+            dead_letters = await open_dead_letters(self._settings, resources)
+            self._delivery = Delivery(
+                self._settings, self._invoker, self._encoder, dead_letters, self.counters
+            )
+            await self._consume(stop)
+        log.info("stopped", extra={"fields": {"counters": vars(self.counters)}})
+
+    async def _consume(self, stop: asyncio.Event) -> None:
         settings = self._settings
-        await self._invoker.check_invokable()
-        await probe_brokers(settings)
         consumer = AIOKafkaConsumer(**consumer_arguments(settings))
         self._consumer = consumer
         try:
@@ -129,7 +119,6 @@ class Bridge:
         finally:
             await self._cancel_all()
             await consumer.stop()  # leaves the group, so the others take over at once
-        log.info("stopped", extra={"fields": {"counters": vars(self.counters)}})
 
     async def _interrupt_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -243,118 +232,18 @@ class Bridge:
 
     async def _deliver(self, partition: TopicPartition, lane: Lane, batch: Batch) -> None:
         try:
-            done = await self._deliver_batch(batch)
+            await self._delivery.deliver(batch)
         except asyncio.CancelledError:
             raise  # revoked or shutting down: nothing is marked done, so nothing is committed
         except BridgeError as fatal:
             self._fail(fatal)
             return
-        lane.complete(batch, done)
-        self.counters.records_delivered += len(done)
+        lane.complete(batch)  # every record delivered or dead-lettered
+        self.counters.records_delivered += len(batch.records)
         if partition in self._paused and lane.may_resume and self._lanes.get(partition) is lane:
             self._consumer_or_fail().resume(partition)
             self._paused.discard(partition)
         self._dispatch(partition, lane)
-
-    async def _deliver_batch(self, batch: Batch) -> Collection[int]:
-        """Invokes until every record of the batch is delivered; returns their offsets."""
-        if batch.undeliverable is not None:
-            await self._stall(batch, batch.undeliverable)
-        todo = list(range(len(batch.records)))
-        attempt = 0
-        function_failures = 0
-        while True:
-            payload = self._encoder.assemble(
-                batch.topic, batch.partition, [batch.fragments[i] for i in todo]
-            )
-            async with self._limit.permit() as permit:
-                result = await self._invoker.invoke(payload)
-            self.counters.invocations += 1
-            outcome = result.outcome
-            if outcome is Outcome.DELIVERED:
-                self._limit.on_success()
-                if result.failed_item_ids is None:
-                    return [record.offset for record in batch.records]
-                todo = self._still_failing(batch, todo, result.failed_item_ids)
-                if not todo:
-                    return [record.offset for record in batch.records]
-                function_failures += 1
-                self.counters.function_errors += 1
-            elif outcome is Outcome.THROTTLED:
-                self._limit.on_throttle(permit)
-                self.counters.throttles += 1
-                attempt += 1
-            elif outcome is Outcome.RETRYABLE:
-                attempt += 1
-            elif outcome is Outcome.FUNCTION_ERROR:
-                function_failures += 1
-                self.counters.function_errors += 1
-            else:
-                raise FatalInvokeError(
-                    f"Lambda refused the invocation of {self._settings.lambda_function_name!r}: "
-                    f"{result.error_type}: {result.error_message}. Check LAMBDA_FUNCTION_NAME "
-                    "and the task role's lambda:InvokeFunction permission."
-                )
-            self.counters.retries += 1
-            over = function_failures - self._settings.max_retries
-            if over > 0 and over & (over - 1) == 0:  # loud, but at 1, 2, 4, 8... not each time
-                # No dead letter is configured: the record stays, and so does the partition.
-                self._log_stall(batch, todo, result.error_type, function_failures)
-            await asyncio.sleep(self._backoff.delay_s(attempt + function_failures))
-
-    def _still_failing(
-        self, batch: Batch, todo: list[int], failed_ids: Collection[str]
-    ) -> list[int]:
-        """The records to retry after a partial batch response."""
-        offsets_in_payload = {str(batch.records[i].offset) for i in todo}
-        if "*" in failed_ids or not set(failed_ids) <= offsets_in_payload:
-            return todo  # an answer we cannot map to records: retry them all
-        retry = []
-        failed_keys: set[bytes | None] = set()
-        by_key = self._settings.ordering is Ordering.key
-        for i in todo:
-            record = batch.records[i]
-            if str(record.offset) in failed_ids:
-                retry.append(i)
-                failed_keys.add(record.key)
-            elif by_key and record.key is not None and record.key in failed_keys:
-                retry.append(i)  # it must not overtake the failed record of its key
-        return retry
-
-    def _log_stall(
-        self, batch: Batch, todo: Sequence[int], error_type: str | None, failures: int
-    ) -> None:
-        first = batch.records[todo[0]]
-        log.error(
-            "function keeps failing; partition stalled until it succeeds (no dead letter set)",
-            extra={
-                "fields": {
-                    "topic": batch.topic,
-                    "partition": batch.partition,
-                    "offset": first.offset,
-                    "key_hash": key_hash(first.key),
-                    "records": len(todo),
-                    "failures": failures,
-                    "error_type": error_type,
-                }
-            },
-        )
-
-    async def _stall(self, batch: Batch, reason: str) -> None:
-        record = batch.records[0]
-        log.error(
-            "record cannot be delivered; partition stalled (no dead letter set)",
-            extra={
-                "fields": {
-                    "topic": batch.topic,
-                    "partition": batch.partition,
-                    "offset": record.offset,
-                    "key_hash": key_hash(record.key),
-                    "reason": reason,
-                }
-            },
-        )
-        await asyncio.Future()  # until revoked or stopped: never skipped
 
     # -- offsets ---------------------------------------------------------------------------
 

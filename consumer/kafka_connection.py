@@ -25,7 +25,7 @@ from aiokafka.errors import (
 from aiokafka.helpers import create_ssl_context
 
 from consumer.errors import KafkaStartupError
-from consumer.settings import BridgeSettings, SecurityProtocol
+from consumer.settings import BridgeSettings, SecurityProtocol, parse_dlq
 
 _PROBE_TIMEOUT_MS = 10_000
 _TLS = (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
@@ -66,6 +66,19 @@ def consumer_arguments(settings: BridgeSettings) -> dict[str, Any]:
         "rebalance_timeout_ms": settings.rebalance_timeout_ms,
         **_credentials(settings),
         **settings.kafka_properties,
+    }
+
+
+def producer_arguments(settings: BridgeSettings) -> dict[str, Any]:
+    """Keyword arguments of the dead-letter producer: same cluster, same credentials."""
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol.value,
+        "ssl_context": _ssl_context(settings),
+        # A dead letter counts as written only once every in-sync replica has it.
+        "acks": "all",
+        "enable_idempotence": True,
+        **_credentials(settings),
     }
 
 
@@ -142,6 +155,12 @@ async def check_topics_exist(consumer: AIOKafkaConsumer, settings: BridgeSetting
             f"KAFKA_TOPIC: topic {', '.join(missing)} does not exist on "
             f"{settings.kafka_bootstrap_servers}, or KAFKA_USERNAME may not describe it. Create "
             "it, or fix the name."
+        )
+    dlq = parse_dlq(settings.dlq) if settings.dlq else None
+    if dlq is not None and dlq.scheme == "kafka" and dlq.target not in existing:
+        raise KafkaStartupError(
+            f"DLQ: dead-letter topic {dlq.target} does not exist on "
+            f"{settings.kafka_bootstrap_servers}. Create it before starting the bridge."
         )
 
 

@@ -12,10 +12,11 @@ import inspect
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer
 from pydantic import (
@@ -50,6 +51,11 @@ class SaslMechanism(StrEnum):
     PLAIN = "PLAIN"
     SCRAM_SHA_256 = "SCRAM-SHA-256"
     SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+class OnFailure(StrEnum):
+    DLQ = "dlq"
+    STALL = "stall"
 
 
 class InvocationType(StrEnum):
@@ -228,6 +234,33 @@ class BridgeSettings(BaseModel):
             "(60 s unless `rebalance_timeout_ms` is in KAFKA_PROPERTIES)."
         ),
     )
+
+    # Failures
+    dlq: str | None = Field(
+        None,
+        description=(
+            "Dead letters: `s3://bucket/prefix` or `kafka://topic` (same cluster and "
+            "credentials). Unset: records the function keeps failing stall their partition."
+        ),
+    )
+    on_failure: OnFailure | None = Field(
+        None,
+        description=(
+            "`dlq` (default when DLQ is set) or `stall` (keep retrying; nothing passes the record)."
+        ),
+    )
+    bisect_on_error: bool = Field(
+        True,
+        description="Split a failing batch in halves to find the failing records.",
+    )
+    max_record_age_seconds: int | None = Field(
+        None,
+        ge=1,
+        description="Dead-letter a record still undelivered this long after it was written.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3 API endpoint for the dead letters, for local runs and tests."
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     health_file: Path = Field(
         Path(DEFAULT_HEALTH_FILE),
@@ -290,6 +323,15 @@ class BridgeSettings(BaseModel):
             )
         if self.kafka_ssl_ca_file is not None and not self.kafka_ssl_ca_file.is_file():
             raise ValueError(f"KAFKA_SSL_CA_FILE: no file at {self.kafka_ssl_ca_file}")
+        if self.dlq is not None:
+            parse_dlq(self.dlq)  # raises ValueError naming the accepted forms
+        if self.on_failure is OnFailure.DLQ and self.dlq is None:
+            raise ValueError("ON_FAILURE=dlq needs DLQ (s3://bucket/prefix or kafka://topic)")
+        if self.max_record_age_seconds is not None and self.failure_mode is not OnFailure.DLQ:
+            raise ValueError(
+                "MAX_RECORD_AGE_SECONDS needs DLQ (and ON_FAILURE=dlq): an expired record "
+                "must go somewhere"
+            )
         limit = self.invocation_limit_bytes
         if self.batch_max_bytes is not None and self.batch_max_bytes > limit:
             raise ValueError(
@@ -306,6 +348,12 @@ class BridgeSettings(BaseModel):
         if self.retry_backoff_max_ms < self.retry_backoff_base_ms:
             raise ValueError("RETRY_BACKOFF_MAX_MS must be at least RETRY_BACKOFF_BASE_MS")
         return self
+
+    @property
+    def failure_mode(self) -> OnFailure:
+        if self.on_failure is not None:
+            return self.on_failure
+        return OnFailure.STALL if self.dlq is None else OnFailure.DLQ
 
     @property
     def rebalance_timeout_ms(self) -> int:
@@ -331,6 +379,25 @@ class BridgeSettings(BaseModel):
         if self.kafka_starting_position in ("earliest", "latest"):
             return None
         return int(datetime.fromisoformat(self.kafka_starting_position).timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class DlqLocation:
+    scheme: Literal["s3", "kafka"]
+    target: str  # the bucket, or the topic
+    prefix: str = ""  # S3 only: where objects go in the bucket, ending in "/" unless empty
+
+
+def parse_dlq(location: str) -> DlqLocation:
+    scheme, sep, rest = location.partition("://")
+    if sep and scheme == "s3" and rest.split("/", 1)[0]:
+        bucket, _, prefix = rest.partition("/")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        return DlqLocation("s3", bucket, prefix)
+    if sep and scheme == "kafka" and rest and "/" not in rest:
+        return DlqLocation("kafka", rest)
+    raise ValueError(f"DLQ={location!r} is not s3://bucket/prefix or kafka://topic")
 
 
 def env_name(field: str) -> str:

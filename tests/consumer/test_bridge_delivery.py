@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Callable
 
 from consumer.local import FunctionSpec, LocalLambda
 from tests.support.bridge_harness import (
@@ -15,6 +13,7 @@ from tests.support.bridge_harness import (
     bridge_environment,
     duplicates,
     running_bridge,
+    until,
     wait_for_deliveries,
 )
 from tests.support.kafka_fixtures import KafkaUnderTest
@@ -50,14 +49,6 @@ async def test_every_record_of_twenty_partitions_reaches_the_function_in_key_ord
         ends[p.partition] = max(ends.get(p.partition, 0), p.offset + 1)
     assert await kafka.committed_offsets(group, topic_name) == ends
     assert local_lambda.record.peak_in_flight(FUNCTION) <= 20 * 2
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 30) -> None:
-    """Waits for a condition no event announces (a counter inside the bridge)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_a_batch_window_holds_a_partial_batch_until_it_fills(

@@ -24,6 +24,7 @@ from tests.support.bridge_harness import (
     bridge_process,
     duplicates,
     running_bridge,
+    until,
     wait_for_deliveries,
 )
 from tests.support.kafka_fixtures import KafkaUnderTest
@@ -120,9 +121,7 @@ async def test_a_second_bridge_joining_then_leaving_mid_stream_loses_nothing(
     async with running_bridge(env) as first:
         await wait_for_deliveries(local_lambda, sink, RECORDS // 10)
         async with running_bridge(env) as second:
-            await local_lambda.record.wait_until_async(
-                lambda _: second.bridge.counters.records_delivered > 0, timeout_s=60
-            )
+            await until(lambda: second.bridge.counters.records_delivered > 0)
             await second.stopped()
         assert sink.distinct_count() < RECORDS, "the second left after the stream ended"
         await wait_for_deliveries(local_lambda, sink, RECORDS)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
 from consumer.errors import ConfigurationError
@@ -12,7 +9,7 @@ from consumer.limits import LAMBDA_EVENT_MAX_BYTES, LAMBDA_REQUEST_RESPONSE_MAX_
 from consumer.ordering import Ordering
 from consumer.payloads import PayloadFormat
 from consumer.settings import load_settings
-from tests.support.settings_table import settings_table
+from tests.support.settings_table import settings_table, table_in_readme
 
 REQUIRED = {
     "KAFKA_BOOTSTRAP_SERVERS": "b:9092",
@@ -107,7 +104,6 @@ def test_the_password_never_appears_in_the_settings_repr_or_errors() -> None:
 
 
 def test_the_readme_settings_table_is_generated_from_the_settings_class() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    block = re.search(r"<!-- settings:start -->\n(.*?)<!-- settings:end -->", readme, re.DOTALL)
-    assert block, "README.md has no settings:start/settings:end block"
-    assert block.group(1) == settings_table(), "run: python -m tests.support.settings_table"
+    in_readme = table_in_readme()
+    assert in_readme is not None, "README.md has no settings:start/settings:end block"
+    assert in_readme == settings_table(), "run: python -m tests.support.settings_table"

@@ -190,3 +190,13 @@ async def wait_for_deliveries(
     await local_lambda.record.wait_until_async(
         lambda _: sink.distinct_count() >= count, timeout_s=timeout_s
     )
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 60) -> None:
+    """Waits for a condition inside the bridge (a counter) that no event announces."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"condition not met within {timeout_s} s")
+        await asyncio.sleep(0.01)

@@ -21,6 +21,7 @@ class TestRecord:
     key: bytes | None = None
     partition: int | None = None
     headers: Sequence[tuple[str, bytes]] = field(default_factory=tuple)
+    timestamp_ms: int | None = None  # None: the producer's clock
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class KafkaTestClient:
                     key=record.key,
                     partition=record.partition,
                     headers=list(record.headers),
+                    timestamp_ms=record.timestamp_ms,
                 )
                 pending.append((record, sent))
             produced = []

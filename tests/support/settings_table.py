@@ -1,12 +1,14 @@
 """The README's settings table, generated from the settings class.
 
-`python -m tests.support.settings_table` prints it; a test checks the README holds exactly
-this between its `settings:start` and `settings:end` markers.
+`python -m tests.support.settings_table` rewrites it in README.md (between the
+`settings:start` and `settings:end` markers); a test checks the README holds exactly this.
 """
 
 from __future__ import annotations
 
+import re
 from enum import Enum
+from pathlib import Path
 
 from pydantic_core import PydanticUndefined
 
@@ -22,6 +24,8 @@ def _default(field_name: str) -> str:
         return "—"
     if isinstance(value, Enum):
         value = value.value
+    if isinstance(value, bool):
+        value = str(value).lower()  # as the environment spells it
     return f"`{value}`"
 
 
@@ -32,5 +36,16 @@ def settings_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+BLOCK = re.compile(r"(<!-- settings:start -->\n)(.*?)(<!-- settings:end -->)", re.DOTALL)
+
+
+def table_in_readme() -> str | None:
+    found = BLOCK.search(README.read_text())
+    return None if found is None else found.group(2)
+
+
 if __name__ == "__main__":
-    print(settings_table(), end="")
+    README.write_text(
+        BLOCK.sub(lambda m: m.group(1) + settings_table() + m.group(3), README.read_text())
+    )

@@ -1,0 +1,20 @@
+"""What the bridge has done since it started: read by tests, the local mode and metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Counters:
+    records_fetched: int = 0
+    records_delivered: int = 0  # delivered or dead-lettered: done, as the offsets see it
+    invocations: int = 0
+    function_errors: int = 0
+    throttles: int = 0
+    retries: int = 0
+    dead_lettered: int = 0
+    dead_letter_write_failures: int = 0
+    commits: int = 0
+    pauses: int = 0  # times a partition's fetching paused because its lane was full
+    peak_buffered_records: int = 0  # the most records one lane has held at once

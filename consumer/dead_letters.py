@@ -1,0 +1,178 @@
+"""Dead letters: records the function cannot take, written durably with why.
+
+A write returns only once the dead letters are stored (S3 answered, or every in-sync
+replica of the Kafka topic has them); only then may the offset move past them. A failed
+write raises, and the bridge retries it without committing.
+
+S3: one JSON object per record at `<prefix><topic>/<partition>/<offset>-<writer>.json`,
+with zero-padded numbers so keys sort by topic, partition and offset, and a writer id so
+two tasks that both dead-letter a redelivered record never overwrite each other.
+Kafka: the record as it was (key, value, headers) with the error added as headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import aioboto3
+from aiobotocore.config import AioConfig
+from aiokafka import AIOKafkaProducer
+
+from consumer.kafka_connection import producer_arguments
+from consumer.records import KafkaRecord
+from consumer.settings import BridgeSettings, DlqLocation, parse_dlq
+
+MAX_ERROR_MESSAGE_CHARS = 1000
+HEADER_PREFIX = "dlq."
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    record: KafkaRecord
+    error_type: str
+    error_message: str
+    attempts: int
+    first_attempt_at: float  # epoch seconds
+    last_attempt_at: float
+
+
+def _iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds")
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode()
+
+
+def dead_letter_document(
+    letter: DeadLetter, function_name: str, payload_format: str
+) -> dict[str, Any]:
+    """The JSON document of one dead letter (S3); `redrive` reads it back."""
+    record = letter.record
+    return {
+        "record": {
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "timestamp": record.timestamp,
+            "timestampType": record.timestamp_type,
+            "key": _b64(record.key),
+            "value": _b64(record.value),
+            "headers": [{"key": name, "value": _b64(value)} for name, value in record.headers],
+        },
+        "error": {
+            "type": letter.error_type,
+            "message": letter.error_message[:MAX_ERROR_MESSAGE_CHARS],
+        },
+        "attempts": letter.attempts,
+        "firstAttemptAt": _iso(letter.first_attempt_at),
+        "lastAttemptAt": _iso(letter.last_attempt_at),
+        "functionName": function_name,
+        "payloadFormat": payload_format,
+    }
+
+
+def s3_key(prefix: str, record: KafkaRecord, writer_id: str) -> str:
+    return f"{prefix}{record.topic}/{record.partition:05d}/{record.offset:020d}-{writer_id}.json"
+
+
+def dead_letter_headers(letter: DeadLetter, function_name: str) -> list[tuple[str, bytes]]:
+    """The original headers, then the error and origin under `dlq.` names."""
+    record = letter.record
+    added = {
+        "error.type": letter.error_type,
+        "error.message": letter.error_message[:MAX_ERROR_MESSAGE_CHARS],
+        "attempts": str(letter.attempts),
+        "first.attempt.at": _iso(letter.first_attempt_at),
+        "last.attempt.at": _iso(letter.last_attempt_at),
+        "function.name": function_name,
+        "source.topic": record.topic,
+        "source.partition": str(record.partition),
+        "source.offset": str(record.offset),
+        "source.timestamp": str(record.timestamp),
+    }
+    return [
+        *record.headers,
+        *((HEADER_PREFIX + name, value.encode()) for name, value in added.items()),
+    ]
+
+
+class DeadLetterSink(Protocol):
+    description: str  # where the letters go, for logs
+
+    async def write(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+class S3DeadLetters:
+    def __init__(self, client: Any, location: DlqLocation, settings: BridgeSettings) -> None:
+        self._client = client
+        self._bucket = location.target
+        self._prefix = location.prefix
+        self._function = settings.lambda_function_name
+        self._format = settings.payload_format.value
+        self._writer_id = uuid.uuid4().hex[:12]
+        self.description = f"s3://{self._bucket}/{self._prefix}"
+
+    async def write(self, letters: Sequence[DeadLetter]) -> None:
+        for letter in letters:
+            document = dead_letter_document(letter, self._function, self._format)
+            await self._client.put_object(
+                Bucket=self._bucket,
+                Key=s3_key(self._prefix, letter.record, self._writer_id),
+                Body=json.dumps(document).encode(),
+                ContentType="application/json",
+            )
+
+
+class KafkaDeadLetters:
+    def __init__(
+        self, producer: AIOKafkaProducer, location: DlqLocation, settings: BridgeSettings
+    ) -> None:
+        self._producer = producer
+        self._topic = location.target
+        self._function = settings.lambda_function_name
+        self.description = f"kafka://{self._topic}"
+
+    async def write(self, letters: Sequence[DeadLetter]) -> None:
+        sent = [
+            await self._producer.send(
+                self._topic,
+                key=letter.record.key,
+                value=letter.record.value,
+                headers=dead_letter_headers(letter, self._function),
+            )
+            for letter in letters
+        ]
+        for delivery in sent:
+            await delivery  # acks=all: stored on every in-sync replica
+
+
+async def open_dead_letters(
+    settings: BridgeSettings, resources: AsyncExitStack
+) -> DeadLetterSink | None:
+    """The configured sink, its client closed with `resources`; None without DLQ."""
+    if settings.dlq is None:
+        return None
+    location = parse_dlq(settings.dlq)
+    if location.scheme == "s3":
+        client = await resources.enter_async_context(
+            aioboto3.Session().client(
+                "s3",
+                region_name=settings.aws_region,
+                endpoint_url=settings.s3_endpoint_url,
+                # The bridge retries a failed write itself, loudly, for as long as it takes.
+                config=AioConfig(retries={"total_max_attempts": 1}, connect_timeout=10),
+            )
+        )
+        return S3DeadLetters(client, location, settings)
+    producer = AIOKafkaProducer(**producer_arguments(settings))
+    await producer.start()
+    resources.push_async_callback(producer.stop)
+    return KafkaDeadLetters(producer, location, settings)
