@@ -50,13 +50,21 @@ def _credentials(settings: BridgeSettings) -> dict[str, Any]:
     }
 
 
+def client_arguments(settings: BridgeSettings) -> dict[str, Any]:
+    """Where and how every Kafka client of the bridge connects (consumer, producer, admin)."""
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol.value,
+        "ssl_context": _ssl_context(settings),
+        **_credentials(settings),
+    }
+
+
 def consumer_arguments(settings: BridgeSettings) -> dict[str, Any]:
     """Keyword arguments of the bridge's AIOKafkaConsumer."""
     return {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        **client_arguments(settings),
         "group_id": settings.kafka_group_id,
-        "security_protocol": settings.kafka_security_protocol.value,
-        "ssl_context": _ssl_context(settings),
         # The bridge commits only offsets whose records were all delivered.
         "enable_auto_commit": False,
         # A timestamp start is applied on assignment; until then "earliest" is the floor.
@@ -64,7 +72,6 @@ def consumer_arguments(settings: BridgeSettings) -> dict[str, Any]:
             "latest" if settings.kafka_starting_position == "latest" else "earliest"
         ),
         "rebalance_timeout_ms": settings.rebalance_timeout_ms,
-        **_credentials(settings),
         **settings.kafka_properties,
     }
 
@@ -72,13 +79,10 @@ def consumer_arguments(settings: BridgeSettings) -> dict[str, Any]:
 def producer_arguments(settings: BridgeSettings) -> dict[str, Any]:
     """Keyword arguments of the dead-letter producer: same cluster, same credentials."""
     return {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
-        "security_protocol": settings.kafka_security_protocol.value,
-        "ssl_context": _ssl_context(settings),
+        **client_arguments(settings),
         # A dead letter counts as written only once every in-sync replica has it.
         "acks": "all",
         "enable_idempotence": True,
-        **_credentials(settings),
     }
 
 

@@ -4,7 +4,6 @@ and the offsets move past them only once the dead letter is stored."""
 from __future__ import annotations
 
 import base64
-import json
 import math
 import threading
 import time
@@ -28,45 +27,15 @@ from tests.support.bridge_harness import (
 from tests.support.kafka_fixtures import KafkaUnderTest
 from tests.support.kafka_records import Produced, TestRecord
 from tests.support.moto_fixtures import MotoServer
+from tests.support.poison import (
+    FAST_RETRIES,
+    POISON,
+    carries_poison,
+    dead_letters_in,
+    records_with_poison,
+)
 
-POISON = b'{"variant": "poison"}'
-FAST_RETRIES = {"max_retries": 1, "retry_backoff_base_ms": 1, "retry_backoff_max_ms": 20}
-
-
-def carries_poison(event: Any) -> bool:
-    poison = base64.b64encode(POISON).decode()
-    return any(r.get("value") == poison for rs in event["records"].values() for r in rs)
-
-
-def records_with_poison(count: int, poison_at: int) -> list[TestRecord]:
-    return [
-        TestRecord(key=f"k{i % 37}".encode(), value=POISON if i == poison_at else f"{i}".encode())
-        for i in range(count)
-    ]
-
-
-@pytest.fixture
-async def bucket(moto_server: MotoServer) -> str:
-    name = f"dlq-{uuid.uuid4().hex[:12]}"
-    async with aioboto3.Session().client("s3", **moto_server.client_kwargs()) as s3:
-        await s3.create_bucket(Bucket=name)
-    return name
-
-
-@pytest.fixture(autouse=True)
-def aws_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-
-
-async def dead_letters_in(moto: MotoServer, bucket: str, prefix: str) -> list[dict[str, Any]]:
-    documents = []
-    async with aioboto3.Session().client("s3", **moto.client_kwargs()) as s3:
-        listed = await s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
-        for item in listed.get("Contents", []):
-            body = await (await s3.get_object(Bucket=bucket, Key=item["Key"]))["Body"].read()
-            documents.append({"key": item["Key"], **json.loads(body)})
-    return documents
+pytestmark = pytest.mark.usefixtures("aws_test_credentials")
 
 
 def end_offsets(produced: list[Produced]) -> dict[int, int]:
@@ -100,7 +69,7 @@ async def test_a_poison_record_among_ten_thousand_goes_to_s3_and_everything_else
     kafka: KafkaUnderTest,
     local_lambda: LocalLambda,
     moto_server: MotoServer,
-    bucket: str,
+    s3_bucket: str,
     topic_name: str,
 ) -> None:
     await kafka.create_topic(topic_name, partitions=20)
@@ -110,7 +79,7 @@ async def test_a_poison_record_among_ten_thousand_goes_to_s3_and_everything_else
     local_lambda.add_function(FunctionSpec(FUNCTION, sink, fail_when=carries_poison))
     group = f"g-{uuid.uuid4().hex}"
     env = s3_environment(
-        kafka, local_lambda, moto_server, bucket, topic_name, group, **FAST_RETRIES
+        kafka, local_lambda, moto_server, s3_bucket, topic_name, group, **FAST_RETRIES
     )
     async with running_bridge(env) as running:
         await wait_for_deliveries(local_lambda, sink, len(produced) - 1)
@@ -119,7 +88,7 @@ async def test_a_poison_record_among_ten_thousand_goes_to_s3_and_everything_else
 
     others = [p for p in produced if p is not poison]
     assert_all_delivered(others, sink.delivered)
-    (letter,) = await dead_letters_in(moto_server, bucket, "dead/")
+    (letter,) = await dead_letters_in(moto_server, s3_bucket, "dead/")
     assert letter["key"].startswith(f"dead/{topic_name}/{poison.partition:05d}/")
     assert letter["record"]["offset"] == poison.offset
     assert letter["record"]["partition"] == poison.partition
@@ -170,7 +139,7 @@ async def test_bisecting_finds_the_poison_in_a_logarithmic_number_of_invocations
     kafka: KafkaUnderTest,
     local_lambda: LocalLambda,
     moto_server: MotoServer,
-    bucket: str,
+    s3_bucket: str,
     topic_name: str,
 ) -> None:
     size = 256
@@ -182,7 +151,7 @@ async def test_bisecting_finds_the_poison_in_a_logarithmic_number_of_invocations
         kafka,
         local_lambda,
         moto_server,
-        bucket,
+        s3_bucket,
         topic_name,
         f"g-{uuid.uuid4().hex}",
         batch_size=size,
@@ -199,14 +168,14 @@ async def test_bisecting_finds_the_poison_in_a_logarithmic_number_of_invocations
     levels = math.ceil(math.log2(size))
     # The whole batch with its retries, two halves per level, the lone record's retries.
     assert len(events) <= (retries + 1) + 2 * levels + retries
-    assert len(await dead_letters_in(moto_server, bucket, "dead/")) == 1
+    assert len(await dead_letters_in(moto_server, s3_bucket, "dead/")) == 1
 
 
 async def test_a_record_over_the_batch_byte_limit_is_dead_lettered_with_its_size(
     kafka: KafkaUnderTest,
     local_lambda: LocalLambda,
     moto_server: MotoServer,
-    bucket: str,
+    s3_bucket: str,
     topic_name: str,
 ) -> None:
     await kafka.create_topic(topic_name)
@@ -220,7 +189,7 @@ async def test_a_record_over_the_batch_byte_limit_is_dead_lettered_with_its_size
         kafka,
         local_lambda,
         moto_server,
-        bucket,
+        s3_bucket,
         topic_name,
         f"g-{uuid.uuid4().hex}",
         batch_max_bytes=2048,
@@ -229,7 +198,7 @@ async def test_a_record_over_the_batch_byte_limit_is_dead_lettered_with_its_size
         await wait_for_deliveries(local_lambda, sink, 2)
         await running.stopped()
 
-    (letter,) = await dead_letters_in(moto_server, bucket, "dead/")
+    (letter,) = await dead_letters_in(moto_server, s3_bucket, "dead/")
     assert letter["record"]["offset"] == produced[1].offset
     assert letter["error"]["type"] == "Undeliverable"
     assert "2048" in letter["error"]["message"]
@@ -256,7 +225,7 @@ async def test_a_record_the_format_cannot_carry_is_dead_lettered_with_the_reason
     kafka: KafkaUnderTest,
     local_lambda: LocalLambda,
     moto_server: MotoServer,
-    bucket: str,
+    s3_bucket: str,
     topic_name: str,
     payload_format: str,
     bad_value: bytes,
@@ -278,7 +247,7 @@ async def test_a_record_the_format_cannot_carry_is_dead_lettered_with_the_reason
         kafka,
         local_lambda,
         moto_server,
-        bucket,
+        s3_bucket,
         topic_name,
         group,
         payload_format=payload_format,
@@ -289,7 +258,7 @@ async def test_a_record_the_format_cannot_carry_is_dead_lettered_with_the_reason
         await running.stopped()
 
     assert handler.records == 2
-    (letter,) = await dead_letters_in(moto_server, bucket, "dead/")
+    (letter,) = await dead_letters_in(moto_server, s3_bucket, "dead/")
     assert letter["record"]["offset"] == produced[1].offset
     assert reason in letter["error"]["message"]
     assert base64.b64decode(letter["record"]["value"]) == bad_value
@@ -340,7 +309,7 @@ async def test_stall_mode_keeps_the_record_even_with_a_dead_letter_store(
     kafka: KafkaUnderTest,
     local_lambda: LocalLambda,
     moto_server: MotoServer,
-    bucket: str,
+    s3_bucket: str,
     topic_name: str,
 ) -> None:
     await kafka.create_topic(topic_name)
@@ -352,7 +321,7 @@ async def test_stall_mode_keeps_the_record_even_with_a_dead_letter_store(
         kafka,
         local_lambda,
         moto_server,
-        bucket,
+        s3_bucket,
         topic_name,
         group,
         on_failure="stall",
@@ -366,7 +335,7 @@ async def test_stall_mode_keeps_the_record_even_with_a_dead_letter_store(
         await until(lambda: running.bridge.counters.function_errors >= 4)
         await running.stopped()
 
-    assert not await dead_letters_in(moto_server, bucket, "dead/")
+    assert not await dead_letters_in(moto_server, s3_bucket, "dead/")
     assert await kafka.committed_offsets(group, topic_name) == {0: produced[3].offset}
 
 
@@ -374,7 +343,7 @@ async def test_a_record_older_than_the_maximum_age_is_dead_lettered_instead_of_r
     kafka: KafkaUnderTest,
     local_lambda: LocalLambda,
     moto_server: MotoServer,
-    bucket: str,
+    s3_bucket: str,
     topic_name: str,
 ) -> None:
     await kafka.create_topic(topic_name)
@@ -390,7 +359,7 @@ async def test_a_record_older_than_the_maximum_age_is_dead_lettered_instead_of_r
         kafka,
         local_lambda,
         moto_server,
-        bucket,
+        s3_bucket,
         topic_name,
         group,
         max_record_age_seconds=60,
@@ -403,7 +372,7 @@ async def test_a_record_older_than_the_maximum_age_is_dead_lettered_instead_of_r
         await until(lambda: running.bridge.counters.dead_lettered == 1)
         await running.stopped()
 
-    (letter,) = await dead_letters_in(moto_server, bucket, "dead/")
+    (letter,) = await dead_letters_in(moto_server, s3_bucket, "dead/")
     assert letter["error"]["type"] == "RecordTooOld"
     assert letter["record"]["offset"] == produced[1].offset
     assert letter["attempts"] == 1, "dead-lettered at its first retry, not after 1000"

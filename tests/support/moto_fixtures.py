@@ -7,10 +7,12 @@ tests simulate an AWS outage and its end.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import aioboto3
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -67,3 +69,19 @@ def own_moto_server() -> Iterator[MotoServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def aws_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake AWS keys for clients the bridge creates itself (moto accepts any)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.fixture
+async def s3_bucket(moto_server: MotoServer) -> str:
+    """A new, empty bucket on the session's moto server."""
+    name = f"bucket-{uuid.uuid4().hex[:12]}"
+    async with aioboto3.Session().client("s3", **moto_server.client_kwargs()) as s3:
+        await s3.create_bucket(Bucket=name)
+    return name

@@ -1,0 +1,312 @@
+"""`python -m consumer.redrive`: send dead-lettered records to the function again, after a fix.
+
+Run it with the bridge's environment (the same DLQ, function and payload format). Each
+record is invoked on its own and reported on one JSON line; the exit code is 0 when every
+selected record was delivered.
+
+- S3 (`DLQ=s3://bucket/prefix`): a delivered record's object moves to
+  `<prefix>redriven/...`, so a second run does not send it again; a failed one stays.
+- Kafka (`DLQ=kafka://topic`): the topic is read with the group `<KAFKA_GROUP_ID>.redrive`,
+  committed past each delivered record; after a failure the rest of that partition waits
+  for the next run, so nothing is skipped.
+
+Options: --dry-run (list only), --since/--until (ISO-8601, when the record was
+dead-lettered), --partition N (repeatable: the source partitions to take).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import functools
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aioboto3
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
+
+from consumer.backoff import Backoff
+from consumer.dead_letters import HEADER_PREFIX
+from consumer.errors import BridgeError
+from consumer.invoker import LambdaInvoker, Outcome
+from consumer.kafka_connection import client_arguments, consumer_arguments
+from consumer.logs import configure_logging
+from consumer.payloads import encoder_for
+from consumer.records import KafkaRecord, UndeliverableRecord
+from consumer.settings import BridgeSettings, DlqLocation, load_settings, parse_dlq
+
+REDRIVEN = "redriven/"
+_TRANSIENT_ATTEMPTS = 5  # throttles and 5xx are retried this often before a record is reported
+
+
+@dataclass(frozen=True)
+class Selection:
+    since: datetime | None
+    until: datetime | None
+    partitions: frozenset[int]
+
+    def takes(self, record: KafkaRecord, dead_lettered_at: datetime | None) -> bool:
+        if self.partitions and record.partition not in self.partitions:
+            return False
+        if dead_lettered_at is None:
+            return self.since is None and self.until is None
+        if self.since is not None and dead_lettered_at < self.since:
+            return False
+        return self.until is None or dead_lettered_at <= self.until
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One dead letter to send again, and how to mark it done where it is stored."""
+
+    record: KafkaRecord
+    where: str  # the S3 key or topic-partition@offset, for the report
+    settle: Callable[[], Awaitable[None]]
+
+
+class Redrive:
+    def __init__(self, settings: BridgeSettings, invoker: LambdaInvoker, dry_run: bool) -> None:
+        self._settings = settings
+        self._invoker = invoker
+        self._dry_run = dry_run
+        self._encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
+        self._backoff = Backoff(
+            settings.retry_backoff_base_ms / 1000, settings.retry_backoff_max_ms / 1000
+        )
+        self.delivered = self.failed = 0
+
+    async def send(self, candidate: Candidate) -> bool:
+        record = candidate.record
+        line: dict[str, Any] = {
+            "where": candidate.where,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+        }
+        if self._dry_run:
+            _report({**line, "result": "would redrive"})
+            return True
+        outcome, error = await self._invoke(record)
+        if outcome is Outcome.DELIVERED:
+            await candidate.settle()
+            self.delivered += 1
+            _report({**line, "result": "delivered"})
+            return True
+        self.failed += 1
+        _report({**line, "result": "failed", "error": error})
+        return False
+
+    async def _invoke(self, record: KafkaRecord) -> tuple[Outcome, str | None]:
+        try:
+            fragment = self._encoder.encode_record(record)
+        except UndeliverableRecord as undeliverable:
+            return Outcome.FATAL, f"Undeliverable: {undeliverable.reason}"
+        payload = self._encoder.assemble(record.topic, record.partition, [fragment])
+        for attempt in range(1, _TRANSIENT_ATTEMPTS + 1):
+            result = await self._invoker.invoke(payload)
+            if result.outcome is Outcome.DELIVERED and result.failed_item_ids:
+                return Outcome.FUNCTION_ERROR, "the function reported the record failed"
+            if result.outcome not in (Outcome.THROTTLED, Outcome.RETRYABLE):
+                return result.outcome, f"{result.error_type}: {result.error_message}"
+            await asyncio.sleep(self._backoff.delay_s(attempt))
+        return Outcome.RETRYABLE, f"{result.error_type}: {result.error_message}"
+
+
+def _report(line: dict[str, Any]) -> None:
+    print(json.dumps(line), flush=True)
+
+
+def _record_from_document(document: dict[str, Any]) -> ConsumerRecord[bytes, bytes]:
+    stored = document["record"]
+
+    def unb64(text: str | None) -> bytes | None:
+        return None if text is None else base64.b64decode(text)
+
+    key, value = unb64(stored["key"]), unb64(stored["value"])
+    return ConsumerRecord(
+        topic=stored["topic"],
+        partition=stored["partition"],
+        offset=stored["offset"],
+        timestamp=stored["timestamp"],
+        timestamp_type=stored["timestampType"],
+        key=key,
+        value=value,
+        checksum=None,
+        serialized_key_size=len(key or b""),
+        serialized_value_size=len(value or b""),
+        headers=[(h["key"], unb64(h["value"]) or b"") for h in stored["headers"]],
+    )
+
+
+async def s3_candidates(
+    client: Any, location: DlqLocation, selection: Selection
+) -> AsyncIterator[Candidate]:
+    bucket, prefix = location.target, location.prefix
+    paginator = client.get_paginator("list_objects_v2")
+    async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key: str = item["Key"]
+            if key[len(prefix) :].startswith(REDRIVEN):
+                continue
+            body = await (await client.get_object(Bucket=bucket, Key=key))["Body"].read()
+            document = json.loads(body)
+            record = _record_from_document(document)
+            if not selection.takes(record, datetime.fromisoformat(document["lastAttemptAt"])):
+                continue
+
+            async def move_aside(key: str = key) -> None:
+                aside = prefix + REDRIVEN + key[len(prefix) :]
+                await client.copy_object(
+                    Bucket=bucket, Key=aside, CopySource={"Bucket": bucket, "Key": key}
+                )
+                await client.delete_object(Bucket=bucket, Key=key)
+
+            yield Candidate(record, f"s3://{bucket}/{key}", move_aside)
+
+
+def _record_from_dead_letter(letter: ConsumerRecord[bytes, bytes]) -> tuple[KafkaRecord, datetime]:
+    added = {
+        name[len(HEADER_PREFIX) :]: value.decode()
+        for name, value in letter.headers
+        if name.startswith(HEADER_PREFIX)
+    }
+    original = ConsumerRecord(
+        topic=added["source.topic"],
+        partition=int(added["source.partition"]),
+        offset=int(added["source.offset"]),
+        timestamp=int(added["source.timestamp"]),
+        timestamp_type=0,
+        key=letter.key,
+        value=letter.value,
+        checksum=None,
+        serialized_key_size=letter.serialized_key_size,
+        serialized_value_size=letter.serialized_value_size,
+        headers=[(n, v) for n, v in letter.headers if not n.startswith(HEADER_PREFIX)],
+    )
+    return original, datetime.fromisoformat(added["last.attempt.at"])
+
+
+async def redrive_kafka(
+    settings: BridgeSettings, location: DlqLocation, selection: Selection, redrive: Redrive
+) -> None:
+    arguments = {**consumer_arguments(settings), "auto_offset_reset": "earliest"}
+    arguments["group_id"] = f"{settings.kafka_group_id}.redrive"
+    reader = AIOKafkaConsumer(**arguments)
+    await reader.start()
+    try:
+        partitions = await _partitions(settings, location.target)
+        reader.assign(partitions)
+        ends = await reader.end_offsets(partitions)
+        for partition in partitions:
+            await _redrive_partition(reader, partition, ends[partition], selection, redrive)
+    finally:
+        await reader.stop()
+
+
+async def _partitions(settings: BridgeSettings, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(**client_arguments(settings))
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
+
+
+async def _redrive_partition(
+    reader: AIOKafkaConsumer,
+    partition: TopicPartition,
+    end: int,
+    selection: Selection,
+    redrive: Redrive,
+) -> None:
+    # A record the selection passes over stays for a later run, so once one is passed
+    # over the group offset of this partition must not move past it.
+    passed_over = False
+    while await reader.position(partition) < end:
+        fetched = await reader.getmany(partition, timeout_ms=5000)
+        for letter in fetched.get(partition, []):
+            if letter.offset >= end:
+                return
+            record, dead_lettered_at = _record_from_dead_letter(letter)
+            if not selection.takes(record, dead_lettered_at):
+                passed_over = True
+                continue
+            commit = (
+                _nothing
+                if passed_over
+                else functools.partial(
+                    reader.commit, {partition: OffsetAndMetadata(letter.offset + 1, "")}
+                )
+            )
+            where = f"kafka://{partition.topic}/{partition.partition}@{letter.offset}"
+            if not await redrive.send(Candidate(record, where, commit)):
+                return  # what follows in this partition waits for the next run
+
+
+async def _nothing() -> None:
+    pass
+
+
+async def run(settings: BridgeSettings, selection: Selection, dry_run: bool) -> int:
+    if settings.dlq is None:
+        raise BridgeError("DLQ is not set: there are no dead letters to redrive.")
+    location = parse_dlq(settings.dlq)
+    async with AsyncExitStack() as resources:
+        invoker = await resources.enter_async_context(LambdaInvoker(settings))
+        if not dry_run:
+            await invoker.check_invokable()
+        redrive = Redrive(settings, invoker, dry_run)
+        if location.scheme == "kafka":
+            await redrive_kafka(settings, location, selection, redrive)
+        else:
+            client = await resources.enter_async_context(
+                aioboto3.Session().client(
+                    "s3", region_name=settings.aws_region, endpoint_url=settings.s3_endpoint_url
+                )
+            )
+            async for candidate in s3_candidates(client, location, selection):
+                await redrive.send(candidate)
+    _report({"summary": True, "delivered": redrive.delivered, "failed": redrive.failed})
+    return 0 if redrive.failed == 0 else 1
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone, e.g. {text}Z")
+    return moment
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m consumer.redrive",
+        description="Send dead-lettered records to the function again (see DLQ).",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list, send nothing")
+    parser.add_argument("--since", type=_moment, help="dead-lettered at or after (ISO-8601)")
+    parser.add_argument("--until", type=_moment, help="dead-lettered at or before (ISO-8601)")
+    parser.add_argument(
+        "--partition", type=int, action="append", default=[], help="source partition (repeat)"
+    )
+    options = parser.parse_args(argv)
+    configure_logging("WARNING")
+    selection = Selection(options.since, options.until, frozenset(options.partition))
+    try:
+        return asyncio.run(run(load_settings(), selection, options.dry_run))
+    except BridgeError as error:
+        logging.getLogger("consumer.redrive").error(str(error))
+        return error.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
