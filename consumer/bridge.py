@@ -43,6 +43,7 @@ from consumer.kafka_connection import (
     probe_brokers,
 )
 from consumer.lanes import Lane
+from consumer.metrics import MetricsEmitter
 from consumer.payloads import encoder_for
 from consumer.records import Batch, KafkaRecord
 from consumer.settings import BridgeSettings
@@ -60,7 +61,11 @@ class Bridge:
         self._invoker = invoker
         self._encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
         self.counters = Counters()
-        self._delivery = Delivery(settings, invoker, self._encoder, None, self.counters)
+        topics = ",".join(settings.kafka_topic)
+        self.metrics = MetricsEmitter(
+            settings.metrics_namespace, settings.metrics_service, topics, settings.kafka_group_id
+        )
+        self._delivery = Delivery(settings, invoker, self._encoder, self.counters, self.metrics)
         self._lanes: dict[TopicPartition, Lane] = {}
         self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._paused: set[TopicPartition] = set()
@@ -72,6 +77,7 @@ class Bridge:
         self._interrupted = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self.ready = asyncio.Event()  # set once the first fetch has returned
+        self._last_progress_at = time.time()  # when a batch was last done, for the health check
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -79,10 +85,7 @@ class Bridge:
         async with AsyncExitStack() as resources:
             await self._invoker.check_invokable()
             await probe_brokers(self._settings)
-            dead_letters = await open_dead_letters(self._settings, resources)
-            self._delivery = Delivery(
-                self._settings, self._invoker, self._encoder, dead_letters, self.counters
-            )
+            self._delivery.dead_letters = await open_dead_letters(self._settings, resources)
             await self._consume(stop)
         log.info("stopped", extra={"fields": {"counters": vars(self.counters)}})
 
@@ -90,6 +93,7 @@ class Bridge:
         settings = self._settings
         consumer = AIOKafkaConsumer(**consumer_arguments(settings))
         self._consumer = consumer
+        background: list[asyncio.Task[None]] = []  # committer, metrics, heartbeat: to the end
         try:
             try:
                 await consumer.start()
@@ -97,17 +101,19 @@ class Bridge:
                 raise explain_group_failure(refused, settings) from None
             await check_topics_exist(consumer, settings)
             consumer.subscribe(settings.kafka_topic, listener=_Rebalance(self))
-            committer = asyncio.create_task(self._commit_periodically(), name="committer")
-            stopper = asyncio.create_task(self._interrupt_on(stop), name="stopper")
-            heartbeat = asyncio.create_task(
-                beat(settings.health_file, settings.health_interval_seconds, self._health_state)
+            background.extend(
+                asyncio.create_task(work)
+                for work in (
+                    self._commit_periodically(),
+                    self._emit_metrics_periodically(),
+                    beat(settings.health_file, settings.health_interval_seconds, self._health),
+                )
             )
+            stopper = asyncio.create_task(self._interrupt_on(stop), name="stopper")
             try:
                 await self._fetch_until_interrupted(consumer)
             finally:
-                committer.cancel()
                 stopper.cancel()
-                heartbeat.cancel()
             if self._fatal is not None:
                 raise self._fatal
             for partition, lane in self._lanes.items():
@@ -117,7 +123,11 @@ class Bridge:
             if self._fatal is not None:  # Lambda refused an invocation while draining
                 raise self._fatal
         finally:
+            for task in background:
+                task.cancel()
             await self._cancel_all()
+            if background:  # it got as far as consuming: the last period's numbers count
+                self._emit_metrics()
             await consumer.stop()  # leaves the group, so the others take over at once
 
     async def _interrupt_on(self, stop: asyncio.Event) -> None:
@@ -125,12 +135,52 @@ class Bridge:
         log.info("stopping: delivering what is buffered, then committing")
         self._interrupted.set()
 
-    def _health_state(self) -> dict[str, object]:
+    def _health(self) -> dict[str, object]:
+        """What the heartbeat carries for `python -m consumer.health` to judge."""
         return {
             "partitions": len(self._lanes),
-            "in_flight": sum(len(tasks) for tasks in self._tasks.values()),
+            "in_flight": self._in_flight(),
+            "lag": sum(self._lags()),
+            "last_progress_at": self._last_progress_at,
+            "stall_alarm_s": self._settings.stall_alarm_seconds,
             "records_delivered": self.counters.records_delivered,
         }
+
+    def _in_flight(self) -> int:
+        return sum(len(tasks) for tasks in self._tasks.values())
+
+    def _lags(self) -> list[int]:
+        """Records behind per owned partition: high-water mark minus committed offset."""
+        if self._consumer is None:
+            return []
+        lags = []
+        for partition, lane in self._lanes.items():
+            high_water = self._consumer.highwater(partition)
+            committed = self._committed.get(partition, lane.committable_offset)
+            if high_water is not None and committed is not None:
+                lags.append(max(0, high_water - committed))
+        return lags
+
+    async def _emit_metrics_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.metrics_interval_seconds)
+            self._emit_metrics()
+
+    def _emit_metrics(self) -> None:
+        counters = self.counters
+        self.metrics.emit(
+            counts={
+                "RecordsConsumed": counters.records_fetched,
+                "RecordsDelivered": counters.records_delivered,
+                "Invocations": counters.invocations,
+                "FunctionErrors": counters.function_errors,
+                "Throttles": counters.throttles,
+                "Retries": counters.retries,
+                "DeadLettered": counters.dead_lettered,
+            },
+            gauges={"InFlight": self._in_flight(), "PausedPartitions": len(self._paused)},
+            lags=self._lags(),
+        )
 
     def _fail(self, error: BridgeError) -> None:
         if self._fatal is None:
@@ -240,6 +290,7 @@ class Bridge:
             return
         lane.complete(batch)  # every record delivered or dead-lettered
         self.counters.records_delivered += len(batch.records)
+        self._last_progress_at = time.time()
         if partition in self._paused and lane.may_resume and self._lanes.get(partition) is lane:
             self._consumer_or_fail().resume(partition)
             self._paused.discard(partition)

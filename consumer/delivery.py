@@ -19,6 +19,7 @@ from consumer.dead_letters import DeadLetter, DeadLetterSink
 from consumer.errors import FatalInvokeError
 from consumer.invoker import InvokeResult, LambdaInvoker, Outcome
 from consumer.logs import key_hash
+from consumer.metrics import MetricsEmitter
 from consumer.ordering import Ordering
 from consumer.records import Batch, RecordEncoder
 from consumer.settings import BridgeSettings, OnFailure
@@ -36,14 +37,15 @@ class Delivery:
         settings: BridgeSettings,
         invoker: LambdaInvoker,
         encoder: RecordEncoder,
-        dead_letters: DeadLetterSink | None,
         counters: Counters,
+        metrics: MetricsEmitter,
     ) -> None:
         self._settings = settings
         self._invoker = invoker
         self._encoder = encoder
-        self._dead_letters = dead_letters
         self._counters = counters
+        self._metrics = metrics
+        self.dead_letters: DeadLetterSink | None = None  # set once opened
         self._mode = settings.failure_mode
         self.limit = AdaptiveLimit(settings.max_in_flight_total)
         self._backoff = Backoff(
@@ -68,11 +70,15 @@ class Delivery:
             result = await self._invoke(batch, todo)
             invocations += 1
             if result.outcome is Outcome.DELIVERED:
-                if result.failed_item_ids is None:
+                failing = (
+                    []
+                    if result.failed_item_ids is None
+                    else self._still_failing(batch, todo, result.failed_item_ids)
+                )
+                self._record_end_to_end(batch, todo, failing)
+                if not failing:
                     return
-                todo = self._still_failing(batch, todo, result.failed_item_ids)
-                if not todo:
-                    return
+                todo = failing
                 failures += 1
                 self._counters.function_errors += 1
             elif result.outcome in (Outcome.THROTTLED, Outcome.RETRYABLE):
@@ -94,6 +100,14 @@ class Delivery:
             self._counters.retries += 1
             await asyncio.sleep(self._backoff.delay_s(transient + failures))
 
+    def _record_end_to_end(self, batch: Batch, sent: list[int], failing: list[int]) -> None:
+        now_ms = time.time() * 1000
+        histogram = self._metrics.end_to_end_latency_ms
+        failed = set(failing)
+        for i in sent:
+            if i not in failed:
+                histogram.add(now_ms - batch.records[i].timestamp)
+
     async def _invoke(self, batch: Batch, todo: Sequence[int]) -> InvokeResult:
         payload = self._encoder.assemble(
             batch.topic, batch.partition, [batch.fragments[i] for i in todo]
@@ -101,6 +115,7 @@ class Delivery:
         async with self.limit.permit() as permit:
             result = await self._invoker.invoke(payload)
         self._counters.invocations += 1
+        self._metrics.invocation_latency_ms.add(result.latency_s * 1000)
         if result.outcome is Outcome.THROTTLED:
             self.limit.on_throttle(permit)
             self._counters.throttles += 1
@@ -171,9 +186,9 @@ class Delivery:
         first_attempt_at: float | None = None,
     ) -> None:
         """Dead-letters the records (durably, retrying the write), or stalls without a DLQ."""
-        if self._dead_letters is None or self._mode is OnFailure.STALL:
+        if self.dead_letters is None or self._mode is OnFailure.STALL:
             await self._stall(batch, indexes, message)
-        sink = self._dead_letters
+        sink = self.dead_letters
         assert sink is not None
         now = time.time()
         letters = [

@@ -54,7 +54,25 @@ def check(path: Path, now: float | None = None) -> tuple[bool, str]:
         return False, f"heartbeat at {path} is unreadable: {unreadable}"
     if age_s > STALE_AFTER_INTERVALS * interval_s:
         return False, f"heartbeat is {age_s:.0f} s old: the event loop is stuck"
+    if _wedged(heartbeat):
+        return False, (
+            f"wedged: nothing delivered for over {heartbeat['stall_alarm_s']:.0f} s while "
+            f"{heartbeat['lag']} records wait and nothing is in flight"
+        )
     return True, f"heartbeat {age_s:.1f} s old"
+
+
+def _wedged(heartbeat: dict[str, Any]) -> bool:
+    """No progress while there is work and nothing is being tried. A long invocation is in
+    flight, so however long the function runs (up to 900 s) it does not count."""
+    if "last_progress_at" not in heartbeat:
+        return False
+    idle_s = float(heartbeat["written_at"]) - float(heartbeat["last_progress_at"])
+    return (
+        heartbeat.get("lag", 0) > 0
+        and heartbeat.get("in_flight", 0) == 0
+        and idle_s > float(heartbeat["stall_alarm_s"])
+    )
 
 
 def main() -> int:

@@ -32,6 +32,7 @@ from pydantic import (
 from consumer.errors import ConfigurationError
 from consumer.health import DEFAULT_HEALTH_FILE
 from consumer.limits import LAMBDA_EVENT_MAX_BYTES, LAMBDA_REQUEST_RESPONSE_MAX_BYTES
+from consumer.metrics import DEFAULT_NAMESPACE
 from consumer.ordering import Ordering
 from consumer.payloads import PayloadFormat
 
@@ -239,8 +240,9 @@ class BridgeSettings(BaseModel):
     dlq: str | None = Field(
         None,
         description=(
-            "Dead letters: `s3://bucket/prefix` or `kafka://topic` (same cluster and "
-            "credentials). Unset: records the function keeps failing stall their partition."
+            "Dead letters: `s3://bucket/prefix`, `kafka://topic` (same cluster and "
+            "credentials) or `file://directory` (local runs; `file:///abs` or `file://rel`). "
+            "Unset: records the function keeps failing stall their partition."
         ),
     )
     on_failure: OnFailure | None = Field(
@@ -268,6 +270,21 @@ class BridgeSettings(BaseModel):
     )
     health_interval_seconds: float = Field(
         5.0, gt=0, le=60, description="How often the heartbeat is written."
+    )
+    stall_alarm_seconds: float = Field(
+        300.0,
+        gt=0,
+        description=(
+            "Unhealthy when nothing was delivered this long while there is lag and nothing "
+            "is in flight."
+        ),
+    )
+    metrics_interval_seconds: float = Field(
+        60.0, gt=0, le=3600, description="How often a metrics (EMF) line is written to stdout."
+    )
+    metrics_namespace: str = Field(DEFAULT_NAMESPACE, description="CloudWatch namespace.")
+    metrics_service: str = Field(
+        "kafka-to-lambda", description="The `Service` dimension of every metric."
     )
 
     @field_validator("kafka_topic", mode="before")
@@ -383,8 +400,8 @@ class BridgeSettings(BaseModel):
 
 @dataclass(frozen=True)
 class DlqLocation:
-    scheme: Literal["s3", "kafka"]
-    target: str  # the bucket, or the topic
+    scheme: Literal["s3", "kafka", "file"]
+    target: str  # the bucket, the topic, or the directory (relative to the working directory)
     prefix: str = ""  # S3 only: where objects go in the bucket, ending in "/" unless empty
 
 
@@ -397,7 +414,12 @@ def parse_dlq(location: str) -> DlqLocation:
         return DlqLocation("s3", bucket, prefix)
     if sep and scheme == "kafka" and rest and "/" not in rest:
         return DlqLocation("kafka", rest)
-    raise ValueError(f"DLQ={location!r} is not s3://bucket/prefix or kafka://topic")
+    # file:///abs/dir is absolute; file://dir/sub is relative (not a host, as in RFC 8089).
+    if sep and scheme == "file" and rest.strip("/"):
+        return DlqLocation("file", rest)
+    raise ValueError(
+        f"DLQ={location!r} is not s3://bucket/prefix, kafka://topic or file://directory"
+    )
 
 
 def env_name(field: str) -> str:

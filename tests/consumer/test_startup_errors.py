@@ -24,7 +24,8 @@ async def run_to_exit(
     lines = output.decode().splitlines()
     assert all(line.startswith("{") for line in lines), f"not one JSON object per line: {lines}"
     assert process.returncode is not None
-    return process.returncode, [json.loads(line) for line in lines]
+    objects = [json.loads(line) for line in lines]
+    return process.returncode, [line for line in objects if "_aws" not in line]  # not metrics
 
 
 def the_error(lines: list[dict[str, Any]]) -> str:
