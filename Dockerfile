@@ -1,16 +1,32 @@
 # The consumer container: the bridge and its pinned runtime dependencies, nothing else.
-FROM python:3.11-slim-bookworm
+# The base is pinned by version; the locks in requirements/ are resolved for Python 3.11.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
+# Stage 1: install requirements/consumer.txt, exactly as pinned, into a virtualenv.
+FROM ${PYTHON_IMAGE} AS dependencies
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY requirements/consumer.txt /tmp/consumer.txt
+RUN python -m venv /opt/bridge && /opt/bridge/bin/pip install --no-deps -r /tmp/consumer.txt
+
+# Stage 2: the runtime: that virtualenv and consumer/ (the build context leaves out the rest).
+FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
-
+    PYTHONPATH=/app \
+    PATH=/opt/bridge/bin:$PATH
+COPY --from=dependencies /opt/bridge /opt/bridge
 WORKDIR /app
-COPY requirements/consumer.txt requirements/consumer.txt
-RUN pip install --no-deps -r requirements/consumer.txt
 COPY consumer/ consumer/
-
-# No root in the task, and nothing to write: the task definition mounts the root fs read-only.
+# Compiled now: at run time the root filesystem is read-only.
+RUN python -m compileall -q consumer
+# /tmp (the heartbeat file) is the one writable place: the task mounts a volume there, which
+# Fargate creates with this directory's owner and mode.
+RUN chown 10001:10001 /tmp && chmod 1777 /tmp
+VOLUME ["/tmp"]
+# No root in the task.
 USER 10001:10001
+# The same check, with the same timings, as the ECS task definition's (infra/container.py).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "consumer.health"]
 CMD ["python", "-m", "consumer"]

@@ -1,11 +1,15 @@
-"""The Pulumi program: `pulumi up --stack staging|prod` deploys the bridge to ECS Fargate.
-
-The infrastructure component is not written yet; until it is, this program stops before
-declaring anything, so no half-built stack can be deployed by mistake.
-"""
+"""The Pulumi program: `pulumi up --stack staging|prod` deploys the bridge to ECS Fargate."""
 
 import pulumi
 
-raise pulumi.RunError(
-    "kafka-to-lambda: the infrastructure program is not implemented yet; nothing was deployed."
-)
+from infra import Bridge, StackSettings
+
+settings = StackSettings.from_config()  # every setting checked before anything is declared
+bridge = Bridge(f"{pulumi.get_project()}-{pulumi.get_stack()}", settings)
+
+pulumi.export("image", bridge.image_ref)
+pulumi.export("clusterName", bridge.cluster_name)
+pulumi.export("serviceName", bridge.service_name)
+pulumi.export("logGroupName", bridge.log_group_name)
+pulumi.export("passwordParameterName", bridge.password_parameter_name)
+pulumi.export("deadLetters", bridge.dead_letters)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,50 @@ import jsonschema
 import pytest
 import yaml
 
+from infra.settings import CONFIG_DEFAULTS, SECRET_KEYS
+from tests.support.stack_config_table import stack_config_table, table_in_readme
+
 REPO = Path(__file__).resolve().parents[2]
 # The schema is shared beside the repository (../shared), not copied into it.
 SCHEMA = REPO.parent / "shared" / "schemas" / "pulumi-project.json"
+STACKS = ["staging", "prod"]
+PYTHON_TYPE_OF = {"string": str, "integer": int, "boolean": bool, "array": list}
 
 
 def _load_yaml(name: str) -> Any:
     return yaml.safe_load((REPO / name).read_text())
+
+
+def _declarations() -> dict[str, dict[str, Any]]:
+    declarations: dict[str, dict[str, Any]] = _load_yaml("Pulumi.yaml")["config"]
+    return declarations
+
+
+def _project_keys(stack: str) -> dict[str, Any]:
+    project = _load_yaml("Pulumi.yaml")["name"]
+    config = _load_yaml(f"Pulumi.{stack}.yaml")["config"]
+    return {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(project)}
+
+
+def pulumi_accepts(declaration: dict[str, Any], value: Any) -> bool:
+    """Pulumi's own check of a stack value against a typed project key (ValidateConfigValue)."""
+    kind = declaration["type"]
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "integer":
+        if isinstance(value, str):
+            return value.lstrip("-").isdigit()
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and math.trunc(value) == value
+        )
+    if kind == "boolean":
+        return isinstance(value, bool) or value in ("true", "false")
+    items = declaration.get("items")
+    return (
+        isinstance(value, list)
+        and items is not None
+        and all(pulumi_accepts(items, item) for item in value)
+    )
 
 
 def test_project_file_validates_against_pulumis_schema() -> None:
@@ -39,7 +77,43 @@ def test_project_runs_python_in_its_own_virtualenv_with_the_infra_pins() -> None
     assert lines == ["-r requirements/infra.txt"]
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_project_declares_exactly_the_keys_the_program_reads_with_its_defaults() -> None:
+    declarations = _declarations()
+    assert set(declarations) == set(CONFIG_DEFAULTS)
+    for key, declaration in declarations.items():
+        assert declaration.get("description"), f"{key} has no description"
+        assert declaration.get("secret", False) == (key in SECRET_KEYS), key
+        default = CONFIG_DEFAULTS[key]
+        if default is None:
+            assert "default" not in declaration, f"{key} is required: no default"
+        else:
+            assert declaration["default"] == default, key
+            assert type(default) is PYTHON_TYPE_OF[declaration["type"]], key
+            assert pulumi_accepts(declaration, default), key
+
+
+def test_the_secret_has_no_default_because_pulumi_would_store_it_unencrypted() -> None:
+    # Pulumi applies a default as a plain value, then rejects it for a `secret: true` key.
+    for key in SECRET_KEYS:
+        assert "default" not in _declarations()[key]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_values_have_the_types_the_project_declares(stack: str) -> None:
+    declarations = _declarations()
+    for key, value in _project_keys(stack).items():
+        assert key in declarations, f"Pulumi.{stack}.yaml sets {key}, which is not declared"
+        assert pulumi_accepts(declarations[key], value), f"{key}: {value!r}"
+
+
+def test_the_pulumi_type_check_rejects_an_object_for_a_string_key() -> None:
+    # Why kafkaProperties is JSON text in the stack files: Pulumi has no object type.
+    assert not pulumi_accepts({"type": "string"}, {"fetch_min_bytes": 1})
+    assert not pulumi_accepts({"type": "integer"}, "twenty")
+    assert not pulumi_accepts({"type": "array", "items": {"type": "string"}}, [1])
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_stack_files_use_the_project_namespace_and_hold_no_plaintext_password(
     stack: str,
 ) -> None:
@@ -47,21 +121,44 @@ def test_stack_files_use_the_project_namespace_and_hold_no_plaintext_password(
     config = _load_yaml(f"Pulumi.{stack}.yaml")["config"]
     namespaces = {key.split(":", 1)[0] for key in config}
     assert namespaces <= {project, "aws"}, namespaces
+    assert config.get("aws:region"), "each stack names its AWS region"
     password = config.get(f"{project}:kafkaPassword")
     assert password is None or (isinstance(password, dict) and set(password) == {"secure"})
 
 
 def test_staging_and_prod_carry_the_replaced_systems_values() -> None:
-    staging = _load_yaml("Pulumi.staging.yaml")["config"]
-    prod = _load_yaml("Pulumi.prod.yaml")["config"]
-    assert staging["kafka-to-lambda:topic"] == "cspec-ruleset"
-    assert staging["kafka-to-lambda:groupId"] == "stanford_dev_cspec_14"
-    assert staging["kafka-to-lambda:lambdaFunctionName"] == "echo"
-    assert prod["kafka-to-lambda:topic"] == "stanford-prod"
-    assert prod["kafka-to-lambda:lambdaFunctionName"] == (
-        "gci-vci-serverless-template-gci-vci-kafka-cspec"
-    )
+    staging = _project_keys("staging")
+    prod = _project_keys("prod")
+    assert staging["bootstrapServers"] == "pkc-4yyd6.us-east1.gcp.confluent.cloud:9092"
+    assert staging["topic"] == "cspec-ruleset"
+    assert staging["groupId"] == "stanford_dev_cspec_14"
+    assert staging["username"] == "4LYO267GMEJZOLAU"
+    assert staging["lambdaFunctionName"] == "echo"
+    assert prod["topic"] == "stanford-prod"
+    assert prod["lambdaFunctionName"] == "gci-vci-serverless-template-gci-vci-kafka-cspec"
+    assert prod["desiredCount"] == 20  # one task per partition
     for config in (staging, prod):
-        assert config["kafka-to-lambda:securityProtocol"] == "SASL_SSL"
-        assert config["kafka-to-lambda:payloadFormat"] == "legacy"
-        assert config["kafka-to-lambda:kafkaProperties"]["fetch_min_bytes"] == 100000
+        assert config["securityProtocol"] == "SASL_SSL"
+        assert config["saslMechanism"] == "PLAIN"
+        assert config["payloadFormat"] == "legacy"
+        properties = json.loads(config["kafkaProperties"])
+        assert properties == {"fetch_min_bytes": 100000, "max_poll_records": 500}
+
+
+def test_the_readme_tells_the_operator_to_set_what_prod_leaves_unset() -> None:
+    prod = _project_keys("prod")
+    required = {key for key, default in CONFIG_DEFAULTS.items() if default is None}
+    unset = (required | {"username"}) - set(prod)  # SASL needs the username too
+    assert unset == {"bootstrapServers", "groupId", "username", "kafkaPassword"}
+    readme = (REPO / "README.md").read_text()
+    deploy = readme[readme.index("## Deploy to AWS") :]
+    for key in unset:
+        assert f"pulumi config set {key}" in deploy or (
+            f"pulumi config set --secret {key}" in deploy
+        ), key
+
+
+def test_the_readme_stack_settings_table_is_generated_from_the_project_file() -> None:
+    in_readme = table_in_readme()
+    assert in_readme is not None, "README.md has no stack-config:start/stack-config:end block"
+    assert in_readme == stack_config_table(), "run: python -m tests.support.stack_config_table"

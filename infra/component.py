@@ -1,0 +1,241 @@
+"""The bridge on ECS Fargate: one ComponentResource owning everything a stack deploys.
+
+Children (all parented here): the image (ECR repository + pushed build, or a prebuilt
+reference), the SSM SecureString holding the Kafka password, the execution and task roles,
+the security group, the log group, the cluster, the task definition, the service, and the
+dead-letter bucket. Later additions (alarms, dashboard, autoscaling) attach to `service`,
+`cluster` and `log_group`, which are kept as attributes for that.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Final
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.account import Account
+from infra.container import CONTAINER_NAME, TMP_VOLUME, container_definitions
+from infra.dead_letters import DeadLetterBucket, KafkaTopic, S3Location
+from infra.environment import container_environment
+from infra.iam import ecs_tasks_trust_policy, execution_policy, function_arn, task_policy
+from infra.image import ContainerImage, built_image, prebuilt_image
+from infra.network import resolve_network, security_group
+from infra.settings import PROJECT, StackSettings
+
+COMPONENT_TYPE: Final = f"{PROJECT}:index:Bridge"
+# AWS-managed key SSM encrypts SecureStrings with when no key is named.
+DEFAULT_SSM_KEY: Final = "alias/aws/ssm"
+
+
+class Bridge(pulumi.ComponentResource):
+    """The deployed bridge. Outputs: image, cluster, service, log group, password parameter
+    name, dead-letter location."""
+
+    image_ref: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+    password_parameter_name: pulumi.Output[str]
+    dead_letters: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, settings: StackSettings, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        # Look-ups first: a missing default VPC fails before anything is declared.
+        network = resolve_network(settings)
+        account = Account.lookup()
+        super().__init__(COMPONENT_TYPE, name, None, opts)
+        tags = {"app": PROJECT, "stack": pulumi.get_stack()}
+        child = pulumi.ResourceOptions(parent=self)
+
+        image = self._image(name, settings, account, tags)
+        dead_letters = self._dead_letters(name, settings, tags)
+
+        password = aws.ssm.Parameter(
+            f"{name}-kafka-password",
+            name=f"/{PROJECT}/{pulumi.get_stack()}/kafka-password",
+            description=f"SASL password of {settings.username or 'the bridge'} on the brokers",
+            type="SecureString",
+            value=settings.kafka_password,
+            key_id=settings.kms_key_id,  # None: the account's aws/ssm key
+            tags=tags,
+            opts=child,
+        )
+        password_key = aws.kms.get_key_output(key_id=settings.kms_key_id or DEFAULT_SSM_KEY)
+
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/ecs/{name}",
+            retention_in_days=settings.log_retention_days,
+            tags=tags,
+            opts=child,
+        )
+
+        trust = json.dumps(ecs_tasks_trust_policy(account))
+        execution_role = aws.iam.Role(
+            f"{name}-execution",
+            description="ECS: pull the bridge's image, write its logs, read its Kafka password",
+            assume_role_policy=trust,
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-execution",
+            role=execution_role.id,
+            policy=pulumi.Output.all(
+                password.arn,
+                password_key.arn,
+                self.log_group.arn,
+                image.repository_arn,
+            ).apply(
+                lambda arns: json.dumps(
+                    execution_policy(
+                        account=account,
+                        password_parameter_arn=arns[0],
+                        password_key_arn=arns[1],
+                        log_group_arn=arns[2],
+                        repository_arn=arns[3],
+                    )
+                )
+            ),
+            opts=child,
+        )
+        task_role = aws.iam.Role(
+            f"{name}-task",
+            description="The bridge: invoke its function, write its dead letters",
+            assume_role_policy=trust,
+            tags=tags,
+            opts=child,
+        )
+        invoke_arn = function_arn(settings.lambda_function_name, account)
+        aws.iam.RolePolicy(
+            f"{name}-task",
+            role=task_role.id,
+            policy=dead_letters.apply(
+                lambda target: json.dumps(
+                    task_policy(
+                        function_arn=invoke_arn,
+                        dead_letter_objects_arn=(
+                            target.object_arn_pattern(account.partition)
+                            if isinstance(target, S3Location)
+                            else None
+                        ),
+                    )
+                )
+            ),
+            opts=child,
+        )
+
+        group = security_group(
+            f"{name}-tasks",
+            network=network,
+            kafka_ports=settings.kafka_ports,
+            tags=tags,
+            parent=self,
+        )
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            settings=[{"name": "containerInsights", "value": "enabled"}],
+            tags=tags,
+            opts=child,
+        )
+        task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=name,
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(settings.cpu),
+            memory=str(settings.memory),
+            runtime_platform={
+                "operating_system_family": "LINUX",
+                "cpu_architecture": settings.cpu_architecture,
+            },
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
+            volumes=[{"name": TMP_VOLUME}],  # no host path: the task's ephemeral storage
+            container_definitions=pulumi.Output.all(
+                image.ref, dead_letters, password.arn, self.log_group.name
+            ).apply(
+                lambda values: container_definitions(
+                    image=values[0],
+                    environment=container_environment(settings, values[1].uri),
+                    password_parameter_arn=values[2],
+                    log_group=values[3],
+                    region=account.region,
+                    stop_timeout_s=settings.stop_timeout_seconds,
+                )
+            ),
+            tags=tags,
+            opts=child,
+        )
+        self.service = aws.ecs.Service(
+            f"{name}-service",
+            cluster=self.cluster.arn,
+            task_definition=task_definition.arn,
+            desired_count=settings.desired_count,
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            network_configuration={
+                "subnets": list(network.subnet_ids),
+                "security_groups": [group.id],
+                "assign_public_ip": settings.assign_public_ip,
+            },
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            # Tasks read the password when they start: a new parameter version (a rotated
+            # password) restarts them. Other changes to the service redeploy it too.
+            force_new_deployment=True,
+            triggers={"passwordVersion": password.version.apply(str)},
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            wait_for_steady_state=True,  # `pulumi up` ends when the tasks run (or rolled back)
+            tags=tags,
+            opts=child,
+        )
+
+        self.image_ref = image.ref
+        self.cluster_name = self.cluster.name
+        self.service_name = self.service.name
+        self.log_group_name = self.log_group.name
+        self.password_parameter_name = password.name
+        self.dead_letters = dead_letters.apply(lambda target: target.uri)
+        self.register_outputs(
+            {
+                "imageRef": self.image_ref,
+                "clusterName": self.cluster_name,
+                "serviceName": self.service_name,
+                "logGroupName": self.log_group_name,
+                "passwordParameterName": self.password_parameter_name,
+                "deadLetters": self.dead_letters,
+                "containerName": CONTAINER_NAME,
+            }
+        )
+
+    def _image(
+        self, name: str, settings: StackSettings, account: Account, tags: dict[str, str]
+    ) -> ContainerImage:
+        if settings.image:
+            return prebuilt_image(settings.image, account.partition)
+        return built_image(
+            f"{name}-repository",
+            cpu_architecture=settings.cpu_architecture,
+            keep_images=settings.image_retention_count,
+            tags=tags,
+            parent=self,
+        )
+
+    def _dead_letters(
+        self, name: str, settings: StackSettings, tags: dict[str, str]
+    ) -> pulumi.Output[S3Location | KafkaTopic]:
+        if settings.dead_letter_target is not None:
+            return pulumi.Output.from_input(settings.dead_letter_target)
+        bucket = DeadLetterBucket(
+            f"{name}-dead-letters",
+            prefix=settings.dlq_prefix,
+            retention_days=settings.dlq_retention_days,
+            force_destroy=settings.dlq_force_destroy,
+            tags=tags,
+            parent=self,
+        )
+        return bucket.location

@@ -1,0 +1,109 @@
+"""Where dead letters go: an S3 prefix or a Kafka topic, and the bucket the stack owns.
+
+The bucket outlives `pulumi destroy` unless `dlqForceDestroy` is true: destroying failed
+records silently would be data loss. Its settings resources (public access block,
+encryption, lifecycle) are retained with it, so a kept bucket stays private.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    prefix: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def object_arn_pattern(self, partition: str) -> str:
+        """The objects the bridge may write: everything under the prefix, nothing else."""
+        return f"arn:{partition}:s3:::{self.bucket}/{self.prefix}*"
+
+
+@dataclass(frozen=True)
+class KafkaTopic:
+    topic: str
+
+    @property
+    def uri(self) -> str:
+        return f"kafka://{self.topic}"
+
+
+DeadLetterTarget = S3Location | KafkaTopic
+
+
+def parse_dead_letter_target(value: str) -> DeadLetterTarget:
+    """`s3://bucket/prefix` or `kafka://topic`; ValueError says what is wrong."""
+    scheme, separator, rest = value.partition("://")
+    if not separator or scheme not in ("s3", "kafka"):
+        raise ValueError("use s3://<bucket>/<prefix> or kafka://<topic>")
+    if scheme == "kafka":
+        if not rest or "/" in rest:
+            raise ValueError("name one topic: kafka://<topic>")
+        return KafkaTopic(rest)
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise ValueError("name the bucket: s3://<bucket>/<prefix>")
+    return S3Location(bucket, normalize_prefix(prefix))
+
+
+def normalize_prefix(prefix: str) -> str:
+    """A key prefix as the bridge uses it: a "directory", ending in "/" unless empty."""
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+class DeadLetterBucket:
+    """The stack's dead-letter bucket: encrypted, private, expiring after the retention."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        prefix: str,
+        retention_days: int,
+        force_destroy: bool,
+        tags: dict[str, str],
+        parent: pulumi.Resource,
+    ) -> None:
+        # Retained on destroy unless told otherwise; force_destroy then empties it first.
+        options = pulumi.ResourceOptions(parent=parent, retain_on_delete=not force_destroy)
+        self.bucket = aws.s3.Bucket(name, force_destroy=force_destroy, tags=tags, opts=options)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=options,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=self.bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            opts=options,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=self.bucket.id,
+            rules=[
+                {
+                    "id": "expire-dead-letters",
+                    "status": "Enabled",
+                    "filter": {"prefix": prefix},
+                    "expiration": {"days": retention_days},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                }
+            ],
+            opts=options,
+        )
+        self.location: pulumi.Output[S3Location] = self.bucket.bucket.apply(
+            lambda bucket: S3Location(bucket, prefix)
+        )

@@ -1,0 +1,73 @@
+"""The rendered IAM policies and task definition, fed to AWS's APIs (moto in server mode):
+malformed documents or parameters are refused there, as AWS would refuse them."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.support.moto_fixtures import MotoServer
+from tests.support.pulumi_program import MINIMAL_CONFIG, Deployment, deploy, deploy_stack_file
+
+CASES = ["staging", "prod", "minimal"]
+
+
+@cache
+def _deployment(case: str) -> Deployment:
+    return deploy(MINIMAL_CONFIG) if case == "minimal" else deploy_stack_file(case)
+
+
+def _client(moto_server: MotoServer, service: str) -> Any:
+    return boto3.client(service, **moto_server.client_kwargs())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_iam_accepts_the_trust_and_permission_policies(case: str, moto_server: MotoServer) -> None:
+    iam = _client(moto_server, "iam")
+    deployment = _deployment(case)
+    for role in deployment.of_type("aws:iam/role:Role"):
+        name = f"{case}-{role.name}"
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=role.inputs["assumeRolePolicy"])
+        iam.update_assume_role_policy(
+            RoleName=name, PolicyDocument=role.inputs["assumeRolePolicy"]
+        )  # validates the trust policy
+        suffix = role.name.rsplit("-", 1)[-1]
+        policy = json.dumps(deployment.role_policy(f"-{suffix}"))
+        iam.put_role_policy(RoleName=name, PolicyName="bridge", PolicyDocument=policy)
+        stored = iam.get_role_policy(RoleName=name, PolicyName="bridge")["PolicyDocument"]
+        assert stored == json.loads(policy)
+
+
+def test_iam_refuses_a_malformed_policy(moto_server: MotoServer) -> None:
+    iam = _client(moto_server, "iam")
+    role = _deployment("minimal").of_type("aws:iam/role:Role")[0]
+    iam.create_role(RoleName="malformed", AssumeRolePolicyDocument=role.inputs["assumeRolePolicy"])
+    bad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject"}]}
+    with pytest.raises(iam.exceptions.MalformedPolicyDocumentException):
+        iam.put_role_policy(RoleName="malformed", PolicyName="bad", PolicyDocument=json.dumps(bad))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_ecs_registers_the_task_definition(case: str, moto_server: MotoServer) -> None:
+    ecs = _client(moto_server, "ecs")
+    task = _deployment(case).one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    # botocore checks every field of the container definitions against ECS's API model.
+    registered = ecs.register_task_definition(
+        family=f"{case}-{task['family']}",
+        containerDefinitions=json.loads(task["containerDefinitions"]),
+        requiresCompatibilities=task["requiresCompatibilities"],
+        networkMode=task["networkMode"],
+        cpu=task["cpu"],
+        memory=task["memory"],
+        executionRoleArn=task["executionRoleArn"],
+        taskRoleArn=task["taskRoleArn"],
+        volumes=task["volumes"],
+        runtimePlatform=task["runtimePlatform"],
+    )["taskDefinition"]
+    (container,) = registered["containerDefinitions"]
+    assert container["secrets"] == json.loads(task["containerDefinitions"])[0]["secrets"]
+    assert container["healthCheck"]["command"][0] == "CMD"
