@@ -13,3 +13,6 @@ pulumi.export("serviceName", bridge.service_name)
 pulumi.export("logGroupName", bridge.log_group_name)
 pulumi.export("passwordParameterName", bridge.password_parameter_name)
 pulumi.export("deadLetters", bridge.dead_letters)
+pulumi.export("dashboardName", bridge.dashboard_name)
+if bridge.alarm_topic_arn is not None:
+    pulumi.export("alarmTopicArn", bridge.alarm_topic_arn)

@@ -16,11 +16,13 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.account import Account
+from infra.autoscaling import ScalingSettings, lag_autoscaling
 from infra.container import CONTAINER_NAME, TMP_VOLUME, container_definitions
 from infra.dead_letters import DeadLetterBucket, KafkaTopic, S3Location
 from infra.environment import container_environment
 from infra.iam import ecs_tasks_trust_policy, execution_policy, function_arn, task_policy
 from infra.image import ContainerImage, built_image, prebuilt_image
+from infra.monitoring import AlarmSettings, Watched, alarms, dashboard
 from infra.network import resolve_network, security_group
 from infra.settings import PROJECT, StackSettings
 
@@ -160,7 +162,7 @@ class Bridge(pulumi.ComponentResource):
             ).apply(
                 lambda values: container_definitions(
                     image=values[0],
-                    environment=container_environment(settings, values[1].uri),
+                    environment=container_environment(settings, values[1].uri, name),
                     password_parameter_arn=values[2],
                     log_group=values[3],
                     region=account.region,
@@ -194,6 +196,34 @@ class Bridge(pulumi.ComponentResource):
             opts=child,
         )
 
+        watched = Watched(
+            region=account.region,
+            service=name,
+            topic=settings.topic,
+            group=settings.group_id,
+            cluster_name=self.cluster.name,
+            service_name=self.service.name,
+        )
+        self.dashboard_name = dashboard(name, watched, parent=self).dashboard_name
+        self.alarm_topic_arn: pulumi.Output[str] | None = None
+        if settings.alarms:
+            alarm_settings = AlarmSettings(
+                email=settings.alarm_email,
+                lag_threshold=settings.lag_alarm_threshold,
+                lag_minutes=settings.lag_alarm_minutes,
+                function_error_rate_percent=settings.function_error_rate_percent,
+                stall_minutes=settings.stall_alarm_minutes,
+                watch_running_tasks=settings.desired_count > 0 or settings.autoscaling,
+            )
+            self.alarm_topic_arn = alarms(name, watched, alarm_settings, tags, parent=self).arn
+        if settings.autoscaling:
+            scaling = ScalingSettings(
+                min_tasks=settings.min_tasks,
+                max_tasks=settings.scaling_max_tasks,
+                target_lag_per_task=settings.target_lag_per_task,
+            )
+            lag_autoscaling(name, watched, scaling, tags, parent=self)
+
         self.image_ref = image.ref
         self.cluster_name = self.cluster.name
         self.service_name = self.service.name
@@ -209,6 +239,8 @@ class Bridge(pulumi.ComponentResource):
                 "passwordParameterName": self.password_parameter_name,
                 "deadLetters": self.dead_letters,
                 "containerName": CONTAINER_NAME,
+                "dashboardName": self.dashboard_name,
+                "alarmTopicArn": self.alarm_topic_arn,
             }
         )
 

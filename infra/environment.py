@@ -43,7 +43,9 @@ def env_name(field: str) -> str:
     return field.upper()
 
 
-def bridge_settings(settings: StackSettings, dead_letters: str) -> dict[str, object]:
+def bridge_settings(
+    settings: StackSettings, dead_letters: str, metrics_service: str
+) -> dict[str, object]:
     """The bridge's settings this stack sets, by BridgeSettings field; None means unset."""
     return {
         "kafka_bootstrap_servers": settings.bootstrap_servers,
@@ -68,13 +70,17 @@ def bridge_settings(settings: StackSettings, dead_letters: str) -> dict[str, obj
         "on_failure": settings.on_failure,
         "bisect_on_error": settings.bisect_on_error,
         "max_record_age_seconds": settings.max_record_age_seconds,
+        # The Service dimension of the metrics: the dashboard and alarms select by it.
+        "metrics_service": metrics_service,
     }
 
 
-def container_environment(settings: StackSettings, dead_letters: str) -> dict[str, str]:
+def container_environment(
+    settings: StackSettings, dead_letters: str, metrics_service: str
+) -> dict[str, str]:
     """Variable → value for the task definition's `environment`."""
     environment = {}
-    for field, value in bridge_settings(settings, dead_letters).items():
+    for field, value in bridge_settings(settings, dead_letters, metrics_service).items():
         if value is None or (field in CONSUMER_DEFAULTS and value == CONSUMER_DEFAULTS[field]):
             continue
         environment[env_name(field)] = _render(value)

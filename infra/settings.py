@@ -68,6 +68,18 @@ CONFIG_DEFAULTS: Final[Mapping[str, ConfigDefault]] = {
     "imageRetentionCount": 10,
     "logRetentionDays": 14,
     "kmsKeyId": "",
+    # Alarms, dashboard, autoscaling
+    "alarms": True,
+    "alarmEmail": "",
+    "lagAlarmThreshold": 10_000,
+    "lagAlarmMinutes": 10,
+    "functionErrorRatePercent": 5,
+    "stallAlarmMinutes": 15,
+    "autoscaling": False,
+    "partitions": 0,
+    "minTasks": 1,
+    "maxTasks": 0,
+    "targetLagPerTask": 1000,
 }
 SECRET_KEYS: Final = frozenset({"kafkaPassword"})
 # Inclusive bounds of the integer keys (None: no upper bound). Where the bridge has bounds
@@ -85,6 +97,14 @@ INTEGER_BOUNDS: Final[Mapping[str, tuple[int, int | None]]] = {
     "memory": (1, None),
     "imageRetentionCount": (1, None),
     "logRetentionDays": (0, None),
+    "lagAlarmThreshold": (1, None),
+    "lagAlarmMinutes": (1, 1440),
+    "functionErrorRatePercent": (1, 100),
+    "stallAlarmMinutes": (1, 1440),
+    "partitions": (0, None),  # 0: not given
+    "minTasks": (0, None),
+    "maxTasks": (0, None),  # 0: as many as partitions
+    "targetLagPerTask": (1, None),
 }
 
 # The values of the keys that take one of a few. Where the bridge has the same setting, the
@@ -158,6 +178,23 @@ class StackSettings:
     image_retention_count: int
     log_retention_days: int
     kms_key_id: str | None
+    alarms: bool
+    alarm_email: str | None
+    lag_alarm_threshold: int
+    lag_alarm_minutes: int
+    function_error_rate_percent: int
+    stall_alarm_minutes: int
+    autoscaling: bool
+    partitions: int | None
+    min_tasks: int
+    max_tasks: int | None
+    target_lag_per_task: int
+
+    @property
+    def scaling_max_tasks(self) -> int:
+        """The autoscaling maximum: maxTasks, never more than the partitions."""
+        assert self.partitions is not None, "checked: autoscaling needs partitions"
+        return min(self.max_tasks or self.partitions, self.partitions)
 
     @property
     def kafka_ports(self) -> tuple[int, ...]:
@@ -210,6 +247,17 @@ class StackSettings:
             image_retention_count=read.integer("imageRetentionCount"),
             log_retention_days=read.integer("logRetentionDays"),
             kms_key_id=read.optional_text("kmsKeyId"),
+            alarms=read.boolean("alarms"),
+            alarm_email=read.optional_text("alarmEmail"),
+            lag_alarm_threshold=read.integer("lagAlarmThreshold"),
+            lag_alarm_minutes=read.integer("lagAlarmMinutes"),
+            function_error_rate_percent=read.integer("functionErrorRatePercent"),
+            stall_alarm_minutes=read.integer("stallAlarmMinutes"),
+            autoscaling=read.boolean("autoscaling"),
+            partitions=read.integer("partitions") or None,
+            min_tasks=read.integer("minTasks"),
+            max_tasks=read.integer("maxTasks") or None,
+            target_lag_per_task=read.integer("targetLagPerTask"),
         )
         settings._check_combinations()
         return settings
@@ -258,11 +306,45 @@ class StackSettings:
             raise _fix("vpcId", "is required when subnetIds is set", "<vpc-… of those subnets>")
         if self.dlq_prefix.startswith("/"):
             raise _fix("dlqPrefix", "must not start with '/'", "dead-letters/")
+        self._check_scaling()
+        if self.alarm_email is not None and "@" not in self.alarm_email:
+            raise _fix(
+                "alarmEmail", f"is {self.alarm_email!r}, not an address", "oncall@example.org"
+            )
         if self.max_record_age_seconds is not None and self.on_failure != "dlq":
             raise _fix(
                 "maxRecordAgeSeconds",
                 "needs onFailure dlq: an expired record must go somewhere",
                 "0",
+            )
+
+    def _check_scaling(self) -> None:
+        if self.partitions is not None and self.desired_count > self.partitions:
+            raise _fix(
+                "desiredCount",
+                f"is {self.desired_count}, more than the topic's {self.partitions} partitions: "
+                "a task beyond one per partition owns nothing",
+                str(self.partitions),
+            )
+        if not self.autoscaling:
+            return
+        if self.partitions is None:
+            raise _fix(
+                "partitions",
+                "is required with autoscaling: the maximum task count is capped by it",
+                "<the topic's partition count>",
+            )
+        if self.max_tasks is not None and self.max_tasks > self.partitions:
+            raise _fix(
+                "maxTasks",
+                f"is {self.max_tasks}, more than the topic's {self.partitions} partitions",
+                str(self.partitions),
+            )
+        if self.min_tasks > self.scaling_max_tasks:
+            raise _fix(
+                "minTasks",
+                f"is {self.min_tasks}, above the maximum of {self.scaling_max_tasks} tasks",
+                "1",
             )
 
 

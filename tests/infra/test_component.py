@@ -52,6 +52,10 @@ EXPECTED_RESOURCES = Counter(
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
+        # Monitoring (alarms are on by default; autoscaling is off)
+        "aws:cloudwatch/dashboard:Dashboard": 1,
+        "aws:sns/topic:Topic": 1,
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 5,
     }
 )
 DEAD_LETTER_BUCKET_TYPES = {
@@ -214,6 +218,8 @@ def test_the_stack_exports_where_everything_is_without_secrets(case: str) -> Non
         "logGroupName",
         "passwordParameterName",
         "deadLetters",
+        "dashboardName",
+        "alarmTopicArn",
     }
     assert outputs["passwordParameterName"][0].startswith("/kafka-to-lambda/")
     assert outputs["deadLetters"][0].startswith("s3://")

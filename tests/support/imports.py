@@ -40,7 +40,8 @@ def distributions_of(lock: str) -> list[Distribution]:
 
 
 def imports_outside(source: str, allowed_modules: set[str], own: set[str]) -> set[str]:
-    """Modules `source` imports that are neither stdlib, `own` packages, nor allowed."""
+    """Modules `source` imports that are neither stdlib, `own` modules (dotted names: the
+    module and what is below it), nor allowed."""
     outside = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
@@ -53,6 +54,8 @@ def imports_outside(source: str, allowed_modules: set[str], own: set[str]) -> se
             top = name.split(".")[0]
             if name.startswith("consumer.local"):
                 outside.add(name)
-            elif top not in sys.stdlib_module_names | allowed_modules | own:
+            elif any(name == mine or name.startswith(mine + ".") for mine in own):
+                continue
+            elif top not in sys.stdlib_module_names | allowed_modules:
                 outside.add(top)
     return outside

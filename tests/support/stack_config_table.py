@@ -1,6 +1,6 @@
 """The README's table of stack settings, generated from Pulumi.yaml's config block.
 
-`python -m tests.support.stack_config_table` prints it; a test checks the README holds
+`python -m tests.support.stack_config_table` rewrites it in README.md; a test checks it holds
 exactly this between its `stack-config:start` and `stack-config:end` markers.
 """
 
@@ -41,5 +41,8 @@ def table_in_readme() -> str | None:
     return match.group(1) if match else None
 
 
-if __name__ == "__main__":
-    print(stack_config_table(), end="")
+if __name__ == "__main__":  # rewrites the table in README.md
+    readme = (REPO / "README.md").read_text()
+    block = re.compile(re.escape(START) + r"\n(.*?)" + re.escape(END), re.DOTALL)
+    replacement = f"{START}\n{stack_config_table()}{END}"
+    (REPO / "README.md").write_text(block.sub(lambda _: replacement, readme))
