@@ -103,6 +103,14 @@ def _utf8(data: bytes, field: str, fix: str) -> str:
         ) from None
 
 
+class _JsonNames(dict[str, bytes]):
+    """Names (topics) as JSON string bytes, encoded once per name."""
+
+    def __missing__(self, name: str) -> bytes:
+        encoded = self[name] = _json_name(name).encode()
+        return encoded
+
+
 class NativeEncoder:
     """Lambda's self-managed Apache Kafka event, field for field.
 
@@ -133,15 +141,11 @@ class NativeEncoder:
             _json_name(servers).encode()
         )
         self._envelopes: dict[tuple[str, int], tuple[bytes, bytes]] = {}
-        self._topics: dict[str, bytes] = {}
+        self._topics = _JsonNames()
 
     def encode_record(self, record: KafkaRecord) -> bytes:
-        topic = self._topics.get(record.topic)
-        if topic is None:
-            topic = self._topics[record.topic] = _json_name(record.topic).encode()
-        timestamp = record.timestamp
-        if timestamp is None:
-            timestamp = _NO_TIMESTAMP
+        topic = self._topics[record.topic]
+        timestamp = _NO_TIMESTAMP if record.timestamp is None else record.timestamp
         key = record.key
         value = record.value
         return (
@@ -207,15 +211,11 @@ class LegacyEncoder:
     max_records_per_payload: int | None = None
 
     def __init__(self) -> None:
-        self._topics: dict[str, bytes] = {}
+        self._topics = _JsonNames()
 
     def encode_record(self, record: KafkaRecord) -> bytes:
-        topic = self._topics.get(record.topic)
-        if topic is None:
-            topic = self._topics[record.topic] = _json_name(record.topic).encode()
-        timestamp = record.timestamp
-        if timestamp is None:
-            timestamp = _NO_TIMESTAMP
+        topic = self._topics[record.topic]
+        timestamp = _NO_TIMESTAMP if record.timestamp is None else record.timestamp
         key = record.key
         value = record.value
         return (
