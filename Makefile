@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint local kafka-jars
+.PHONY: test lint local kafka-jars bench
 
 test: lint kafka-jars
 	$(BIN)/pytest
@@ -20,9 +20,17 @@ lint: $(INSTALLED)
 kafka-jars: $(INSTALLED)
 	$(BIN)/python -m tests.support.kafka_dist
 
+# Benchmarks, never run by CI: the real broker, the local Lambda, the bridge and two baselines,
+# one table (README, "Benchmarks"). Arguments: make bench BENCH_ARGS="--quick --scenario S1".
+bench: kafka-jars
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# The bridge end to end on this machine (python -m consumer.local --help for the options):
+# the embedded broker (Tansu), a local Lambda running examples/failing_handler.py, 2000 sample
+# records of which one is poison for it (it ends in ./dead-letters), until all are done.
 local: $(INSTALLED)
-	@echo "The local mode (embedded broker, local Lambda, sample records) is not built yet." >&2
-	@exit 1
+	$(BIN)/python -m consumer.local --handler examples/failing_handler.py:handler \
+		--produce 2000 --poison 1 --until-drained
 
 $(INSTALLED): requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Collection, Sequence
 from contextlib import AsyncExitStack
+from typing import TextIO
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import (
@@ -56,14 +58,23 @@ _FETCH_WAIT_MS = 500
 class Bridge:
     """`await Bridge(settings, invoker).run(stop)` delivers until `stop` is set, then drains."""
 
-    def __init__(self, settings: BridgeSettings, invoker: LambdaInvoker) -> None:
+    def __init__(
+        self,
+        settings: BridgeSettings,
+        invoker: LambdaInvoker,
+        metrics_out: TextIO | None = sys.stdout,
+    ) -> None:
         self._settings = settings
         self._invoker = invoker
         self._encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
         self.counters = Counters()
         topics = ",".join(settings.kafka_topic)
         self.metrics = MetricsEmitter(
-            settings.metrics_namespace, settings.metrics_service, topics, settings.kafka_group_id
+            settings.metrics_namespace,
+            settings.metrics_service,
+            topics,
+            settings.kafka_group_id,
+            out=metrics_out,  # CloudWatch reads stdout; None: no metrics lines (local mode)
         )
         self._delivery = Delivery(settings, invoker, self._encoder, self.counters, self.metrics)
         self._lanes: dict[TopicPartition, Lane] = {}

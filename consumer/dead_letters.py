@@ -1,30 +1,36 @@
 """Dead letters: records the function cannot take, written durably with why.
 
-A write returns only once the dead letters are stored (S3 answered, or every in-sync
-replica of the Kafka topic has them); only then may the offset move past them. A failed
-write raises, and the bridge retries it without committing.
+A write returns only once the dead letters are stored (S3 answered, every in-sync
+replica of the Kafka topic has them, or the file and its directory entry are fsync'd);
+only then may the offset move past them. A failed write raises, and the bridge retries
+it without committing.
 
 S3: one JSON object per record at `<prefix><topic>/<partition>/<offset>-<writer>.json`,
 with zero-padded numbers so keys sort by topic, partition and offset, and a writer id so
 two tasks that both dead-letter a redelivered record never overwrite each other.
 Kafka: the record as it was (key, value, headers) with the error added as headers.
+File (local runs): the S3 document and key layout, under a directory instead of a bucket.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import os
 import uuid
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import aioboto3
 from aiobotocore.config import AioConfig
 from aiokafka import AIOKafkaProducer
 
+from consumer.errors import ConfigurationError
 from consumer.kafka_connection import producer_arguments
 from consumer.records import KafkaRecord
 from consumer.settings import BridgeSettings, DlqLocation, parse_dlq
@@ -154,6 +160,72 @@ class KafkaDeadLetters:
             await delivery  # acks=all: stored on every in-sync replica
 
 
+class FileDeadLetters:
+    """One JSON file per record at `<directory>/<topic>/<partition>/<offset>-<writer>.json`.
+
+    Each file is written under a temporary name, fsync'd, renamed into place, and its
+    directory fsync'd, so once `write` returns the letter survives a crash, and a reader
+    never sees half a file.
+    """
+
+    def __init__(self, directory: Path, settings: BridgeSettings) -> None:
+        self._directory = directory
+        self._function = settings.lambda_function_name
+        self._format = settings.payload_format.value
+        self._writer_id = uuid.uuid4().hex[:12]
+        self._made: set[Path] = set()  # directories known to exist durably
+        self.description = f"file://{directory}"
+
+    async def write(self, letters: Sequence[DeadLetter]) -> None:
+        # Disk writes and fsyncs block: off the event loop, which keeps delivering meanwhile.
+        await asyncio.to_thread(self._write_all, letters)
+
+    def _write_all(self, letters: Sequence[DeadLetter]) -> None:
+        for letter in letters:
+            path = self._directory / s3_key("", letter.record, self._writer_id)
+            document = dead_letter_document(letter, self._function, self._format)
+            self._make_directory(path.parent)
+            partial = path.with_name(f".{path.name}.partial")
+            with partial.open("wb") as file:
+                file.write(json.dumps(document).encode())
+                file.flush()
+                os.fsync(file.fileno())
+            partial.replace(path)
+            _fsync_directory(path.parent)
+
+    def _make_directory(self, directory: Path) -> None:
+        """Creates `directory` and its missing parents, each new entry fsync'd in its parent."""
+        if directory in self._made:
+            return
+        missing = []
+        for ancestor in (directory, *directory.parents):
+            if ancestor.is_dir():
+                break
+            missing.append(ancestor)
+        for new in reversed(missing):
+            new.mkdir(exist_ok=True)
+            _fsync_directory(new.parent)
+        self._made.add(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def open_file_dead_letters(location: DlqLocation, settings: BridgeSettings) -> FileDeadLetters:
+    directory = Path(location.target).absolute()
+    if directory.exists() and not directory.is_dir():
+        raise ConfigurationError(
+            f"DLQ={settings.dlq}: {directory} is not a directory; name a directory (it is "
+            "created if missing)."
+        )
+    return FileDeadLetters(directory, settings)
+
+
 async def open_dead_letters(
     settings: BridgeSettings, resources: AsyncExitStack
 ) -> DeadLetterSink | None:
@@ -172,6 +244,8 @@ async def open_dead_letters(
             )
         )
         return S3DeadLetters(client, location, settings)
+    if location.scheme == "file":
+        return open_file_dead_letters(location, settings)
     producer = AIOKafkaProducer(**producer_arguments(settings))
     await producer.start()
     resources.push_async_callback(producer.stop)

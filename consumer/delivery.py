@@ -56,12 +56,25 @@ class Delivery:
         if batch.undeliverable is not None:
             await self._give_up(batch, [0], "Undeliverable", batch.undeliverable, attempts=0)
             return
-        await self._deliver_part(batch, list(range(len(batch.records))), self._settings.max_retries)
+        await self._deliver_part(
+            batch, list(range(len(batch.records))), self._settings.max_retries, time.time(), 0
+        )
 
-    async def _deliver_part(self, batch: Batch, todo: list[int], allowed_failures: int) -> None:
-        """Delivers records `todo` (indexes into the batch) as one payload, retrying."""
-        first_attempt_at = time.time()
-        invocations = transient = failures = 0
+    async def _deliver_part(
+        self,
+        batch: Batch,
+        todo: list[int],
+        allowed_failures: int,
+        first_attempt_at: float,
+        earlier_invocations: int,
+    ) -> None:
+        """Delivers records `todo` (indexes into the batch) as one payload, retrying.
+
+        `first_attempt_at` and `earlier_invocations` carry what the records went through
+        before a bisection split them off, for the dead letter's account of it.
+        """
+        invocations = earlier_invocations
+        transient = failures = 0
         while True:
             if invocations and self._settings.max_record_age_seconds is not None:
                 todo = await self._dead_letter_expired(batch, todo, invocations, first_attempt_at)
@@ -93,7 +106,9 @@ class Delivery:
                     "and the task role's lambda:InvokeFunction permission."
                 )
             if failures > allowed_failures and self._mode is OnFailure.DLQ:
-                await self._isolate_or_dead_letter(batch, todo, result, invocations)
+                await self._isolate_or_dead_letter(
+                    batch, todo, result, invocations, first_attempt_at
+                )
                 return
             if failures > allowed_failures and is_power_of_two(failures - allowed_failures):
                 self._log_stall(batch, todo, result.error_type, failures)
@@ -124,7 +139,12 @@ class Delivery:
         return result
 
     async def _isolate_or_dead_letter(
-        self, batch: Batch, todo: list[int], result: InvokeResult, invocations: int
+        self,
+        batch: Batch,
+        todo: list[int],
+        result: InvokeResult,
+        invocations: int,
+        first_attempt_at: float,
     ) -> None:
         """The function keeps failing these records: find the bad ones, dead-letter them."""
         if self._settings.bisect_on_error and len(todo) > 1:
@@ -133,11 +153,11 @@ class Delivery:
             middle = len(todo) // 2
             for half in (todo[:middle], todo[middle:]):
                 retries = self._settings.max_retries if len(half) == 1 else 0
-                await self._deliver_part(batch, half, retries)
+                await self._deliver_part(batch, half, retries, first_attempt_at, invocations)
             return
         error_type = result.error_type or "PartialBatchFailure"
         message = result.error_message or "the function reported these records failed"
-        await self._give_up(batch, todo, error_type, message, invocations)
+        await self._give_up(batch, todo, error_type, message, invocations, first_attempt_at)
 
     def _still_failing(
         self, batch: Batch, todo: list[int], failed_ids: Collection[str]

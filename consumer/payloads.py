@@ -148,6 +148,7 @@ class NativeEncoder:
         timestamp = _NO_TIMESTAMP if record.timestamp is None else record.timestamp
         key = record.key
         value = record.value
+        headers = record.headers
         return (
             b'{"topic":%s,"partition":%d,"offset":%d,"timestamp":%d,"timestampType":"%s"%s%s,'
             b'"headers":[%s]}'
@@ -159,7 +160,9 @@ class NativeEncoder:
                 _TIMESTAMP_TYPE.get(record.timestamp_type, _NO_TIMESTAMP_TYPE),
                 b"" if key is None else b',"key":"%s"' % base64.b64encode(key),
                 b"" if value is None else b',"value":"%s"' % base64.b64encode(value),
-                b",".join([_native_header(name, data) for name, data in record.headers]),
+                b",".join([_native_header(name, data) for name, data in headers])
+                if headers
+                else b"",
             )
         )
 

@@ -6,6 +6,8 @@ selected record was delivered.
 
 - S3 (`DLQ=s3://bucket/prefix`): a delivered record's object moves to
   `<prefix>redriven/...`, so a second run does not send it again; a failed one stays.
+- File (`DLQ=file://directory`): a delivered record's file moves to
+  `<directory>/redriven/...`, as with S3.
 - Kafka (`DLQ=kafka://topic`): the topic is read with the group `<KAFKA_GROUP_ID>.redrive`,
   committed past each delivered record; after a failure the rest of that partition waits
   for the next run, so nothing is skipped.
@@ -22,11 +24,13 @@ import base64
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aioboto3
@@ -173,6 +177,35 @@ async def s3_candidates(
             yield Candidate(record, f"s3://{bucket}/{key}", move_aside)
 
 
+def _dead_letter_files(directory: str) -> tuple[Path, list[Path]]:
+    """The directory, and its dead-letter files in key order (topic, partition, offset),
+    leaving out those already redriven and unfinished writes (".partial")."""
+    root = Path(directory).absolute()
+    files = [
+        path
+        for path in sorted(root.glob("*/*/*.json"))
+        if path.relative_to(root).parts[0] != REDRIVEN.rstrip("/") and not path.name.startswith(".")
+    ]
+    return root, files
+
+
+def _move_aside(root: Path, path: Path) -> None:
+    aside = root / REDRIVEN / path.relative_to(root)
+    aside.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, aside)
+
+
+async def file_candidates(location: DlqLocation, selection: Selection) -> AsyncIterator[Candidate]:
+    root, files = await asyncio.to_thread(_dead_letter_files, location.target)
+    for path in files:
+        document = json.loads(await asyncio.to_thread(path.read_bytes))
+        record = _record_from_document(document)
+        if not selection.takes(record, datetime.fromisoformat(document["lastAttemptAt"])):
+            continue
+        settle = functools.partial(asyncio.to_thread, _move_aside, root, path)
+        yield Candidate(record, f"file://{path}", settle)
+
+
 def _record_from_dead_letter(letter: ConsumerRecord[bytes, bytes]) -> tuple[KafkaRecord, datetime]:
     added = {
         name[len(HEADER_PREFIX) :]: value.decode()
@@ -268,6 +301,9 @@ async def run(settings: BridgeSettings, selection: Selection, dry_run: bool) -> 
         redrive = Redrive(settings, invoker, dry_run)
         if location.scheme == "kafka":
             await redrive_kafka(settings, location, selection, redrive)
+        elif location.scheme == "file":
+            async for candidate in file_candidates(location, selection):
+                await redrive.send(candidate)
         else:
             client = await resources.enter_async_context(
                 aioboto3.Session().client(

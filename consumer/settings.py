@@ -343,7 +343,9 @@ class BridgeSettings(BaseModel):
         if self.dlq is not None:
             parse_dlq(self.dlq)  # raises ValueError naming the accepted forms
         if self.on_failure is OnFailure.DLQ and self.dlq is None:
-            raise ValueError("ON_FAILURE=dlq needs DLQ (s3://bucket/prefix or kafka://topic)")
+            raise ValueError(
+                "ON_FAILURE=dlq needs DLQ (s3://bucket/prefix, kafka://topic or file://dir)"
+            )
         if self.max_record_age_seconds is not None and self.failure_mode is not OnFailure.DLQ:
             raise ValueError(
                 "MAX_RECORD_AGE_SECONDS needs DLQ (and ON_FAILURE=dlq): an expired record "

@@ -91,6 +91,7 @@ class Arrival:
 
 
 RecordPredicate = Callable[["InvocationRecord"], bool]
+Listener = Callable[[Invocation], None]
 
 
 @dataclass
@@ -118,6 +119,7 @@ class InvocationRecord:
         self._in_flight: Counter[str] = Counter()
         self._peak: Counter[str] = Counter()
         self._async_waiters: list[_AsyncWaiter] = []
+        self._listeners: list[Listener] = []
 
     # Written by the server.
 
@@ -149,7 +151,15 @@ class InvocationRecord:
         bisect.insort(self._invocations, invocation, key=lambda i: i.started_at)
         if self._max_kept is not None and len(self._invocations) > self._max_kept:
             del self._invocations[0]
+        for listener in self._listeners:
+            listener(invocation)
         self._notify()
+
+    def listen(self, listener: Listener) -> None:
+        """Calls `listener(invocation)` for every invocation listed from now on, even those
+        `max_kept` drops: on the thread that lists it, with this record's lock held."""
+        with self._changed:
+            self._listeners.append(listener)
 
     # Read by anyone.
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
 
-from consumer.invoker import LambdaInvoker, Outcome, parse_batch_item_failures
+from consumer.invoker import USER_AGENT, LambdaInvoker, Outcome, parse_batch_item_failures
 from consumer.local import FunctionSpec, LocalLambda
+from consumer.local.lambda_api import INVOKE_ROUTE
 from consumer.settings import load_settings
 
 
@@ -91,3 +93,38 @@ async def test_event_invocations_are_delivered_when_accepted(local_lambda: Local
     spec = FunctionSpec("later", lambda e, c: None)
     outcome = await invoke_once(local_lambda, spec, LAMBDA_INVOCATION_TYPE="Event")
     assert outcome is Outcome.DELIVERED
+
+
+async def test_invocations_name_the_bridge_in_a_fixed_user_agent() -> None:
+    user_agents: list[str] = []
+
+    async def invoke(request: web.Request) -> web.Response:
+        user_agents.append(request.headers["User-Agent"])
+        return web.json_response(None)
+
+    app = web.Application()
+    app.router.add_post(INVOKE_ROUTE, invoke)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        settings = load_settings(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": "unused:9092",
+                "KAFKA_TOPIC": "t",
+                "KAFKA_GROUP_ID": "g",
+                "LAMBDA_FUNCTION_NAME": "f",
+                "LAMBDA_ENDPOINT_URL": f"http://{host}:{port}",
+                "AWS_REGION": "us-east-1",
+            }
+        )
+        async with LambdaInvoker(settings) as invoker:
+            for _ in range(2):
+                assert (await invoker.invoke(b"{}")).outcome is Outcome.DELIVERED
+    finally:
+        await runner.cleanup()
+    assert len(user_agents) == 2
+    assert user_agents[0] == user_agents[1]
+    assert user_agents[0].startswith(f"{USER_AGENT} "), user_agents[0]

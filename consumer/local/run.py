@@ -1,0 +1,394 @@
+"""`python -m consumer.local`: the whole pipeline on one machine.
+
+In order: load the handler (the user's code fails first, before anything starts); start
+the local Lambda; read the bridge's settings with the production `load_settings`; start
+the embedded broker (or reach `--bootstrap`); create the topic; produce; run the
+production `Bridge` in this process until drained or interrupted. Everything is stopped
+in reverse order, then the summary is printed.
+
+Exit codes: 0 drained, or stopped cleanly by a signal; 1 the broker did not start; 2 a
+problem with the command line (options, handler, port, settings, no embedded broker
+here); the bridge's own codes for what it reports (3 Kafka, 4 Lambda, 5 a fatal invoke);
+130 interrupted while starting, or a second Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka.errors import KafkaError
+
+from consumer.bridge import Bridge
+from consumer.errors import BridgeError, KafkaStartupError
+from consumer.invoker import LambdaInvoker
+from consumer.kafka_connection import client_arguments, probe_brokers
+from consumer.local.broker_process import BrokerStartError
+from consumer.local.cli import LocalOptions, parse_options
+from consumer.local.functions import FunctionSpec, Handler
+from consumer.local.handlers import HandlerLoadError, load_handler
+from consumer.local.local_settings import OWNED, SETTING_NAMES, local_environment
+from consumer.local.progress import Progress, Terminal
+from consumer.local.received import ReceivedTally
+from consumer.local.sample import (
+    NOTHING_PRODUCED,
+    Produced,
+    SampleFileError,
+    SampleRecord,
+    produce,
+    records_from_file,
+    sample_records,
+)
+from consumer.local.server import LocalLambda
+from consumer.local.summary import RunSummary, dead_letter_files_since, summary_lines
+from consumer.local.tansu import TansuBroker, TansuUnavailable
+from consumer.local.topic import GroupPosition, GroupPositionReader, Topic, ensure_topic
+from consumer.logs import configure_logging
+from consumer.settings import BridgeSettings, load_settings, parse_dlq
+
+EXIT_INTERRUPTED = 130
+_LIVE_TICK_S = 0.5  # how often the live line refreshes (and the group's position is read)
+_PLAIN_TICK_S = 1.0
+_SHOWN_SETTINGS = ("PAYLOAD_FORMAT", "ORDERING", "BATCH_SIZE", "MAX_IN_FLIGHT_PER_PARTITION", "DLQ")
+_NOT_SHOWN = frozenset({"KAFKA_PASSWORD", "LOG_LEVEL", "HEALTH_FILE", "AWS_REGION", *OWNED})
+
+
+class LocalModeError(Exception):
+    """A problem with how the local mode was asked to run; the message says what to change."""
+
+
+@dataclass
+class _Interrupt:
+    """The first SIGINT/SIGTERM asks for a clean stop; the second exits at once."""
+
+    requested: bool = False
+    stop: asyncio.Event | None = None  # set once the bridge runs: it drains, then stops
+
+
+class LocalRun:
+    def __init__(self, options: LocalOptions, terminal: Terminal, environ: dict[str, str]) -> None:
+        self._options = options
+        self._terminal = terminal
+        self._environ = environ
+        self.interrupt = _Interrupt()
+
+    async def execute(self) -> int:
+        options = self._options
+        handler = load_handler(options.handler_spec)
+        from_file = records_from_file(options.from_file) if options.from_file else None
+        async with AsyncExitStack() as stack:
+            # Closed last: the broker's log and the heartbeat live here.
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="k2l-local-")))
+            local_lambda = await self._start_lambda(stack, handler)
+            broker = None if options.bootstrap else TansuBroker(work / "tansu.log")
+            settings = self._settings(
+                broker.bootstrap if broker else str(options.bootstrap),
+                local_lambda.url,
+                work / "bridge.health",
+            )
+            self._route_logs(settings)
+            tally = ReceivedTally(options.function_name, settings.payload_format)
+            local_lambda.record.listen(tally.observe)
+            await self._reach_broker(stack, broker, settings)
+            topic = await self._prepare_topic(settings)
+            self._say(
+                "function", f"{options.function_name} = {options.handler} at {local_lambda.url}"
+            )
+            produced = await self._produce(settings, from_file)
+            self._say("bridge", _settings_line(settings, self._environ, options.settings))
+            exit_code = await self._deliver(stack, settings, topic, local_lambda, tally, produced)
+        return exit_code
+
+    # -- starting --------------------------------------------------------------------------
+
+    async def _start_lambda(self, stack: AsyncExitStack, handler: Handler) -> LocalLambda:
+        local_lambda = LocalLambda(
+            [FunctionSpec(self._options.function_name, handler)],
+            port=self._options.lambda_port,
+            record_max_kept=100,  # the tally counts every invocation; keep only recent ones
+        )
+        stack.push_async_callback(local_lambda.stop)
+        try:
+            await local_lambda.start()
+        except OSError as failed:
+            if failed.errno == errno.EADDRINUSE:
+                raise LocalModeError(
+                    f"--lambda-port {self._options.lambda_port}: the port is in use; choose "
+                    "another, or leave --lambda-port out to get a free one."
+                ) from None
+            raise
+        return local_lambda
+
+    def _settings(self, bootstrap: str, lambda_url: str, health_file: Path) -> BridgeSettings:
+        options = self._options
+        return load_settings(
+            local_environment(
+                environ=self._environ,
+                flags=options.settings,
+                bootstrap=bootstrap,
+                topic=options.topic,
+                group_id=options.group_id,
+                function_name=options.function_name,
+                lambda_url=lambda_url,
+                local_dlq=options.local_dlq,
+                health_file=health_file,
+            )
+        )
+
+    def _route_logs(self, settings: BridgeSettings) -> None:
+        """The one logger setup (JSON lines), its lines written above the progress line."""
+        configure_logging(settings.log_level)
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(self._terminal.stream())
+
+    async def _reach_broker(
+        self, stack: AsyncExitStack, broker: TansuBroker | None, settings: BridgeSettings
+    ) -> None:
+        if broker is None:
+            self._say("broker", f"{settings.kafka_bootstrap_servers} (--bootstrap), connecting…")
+            await probe_brokers(settings)
+            return
+        stack.callback(broker.stop)
+        # aiokafka logs each refused connection while the broker is still starting.
+        with _silenced("aiokafka"):
+            await broker.start()
+        self._say("broker", f"Tansu on {broker.bootstrap} (pid {broker.pid}), in memory")
+
+    async def _prepare_topic(self, settings: BridgeSettings) -> Topic:
+        topic, partitions = self._options.topic, self._options.partitions
+        try:
+            prepared = await ensure_topic(client_arguments(settings), topic, partitions)
+        except KafkaError as refused:
+            raise KafkaStartupError(f"could not create topic {topic}: {refused!r}") from None
+        how = "created" if prepared.created else "exists"
+        self._say("topic", f"{topic}: {how}, {prepared.partitions} partitions")
+        return prepared
+
+    async def _produce(
+        self, settings: BridgeSettings, from_file: list[SampleRecord] | None
+    ) -> Produced:
+        options = self._options
+        records: Iterable[SampleRecord]
+        if from_file is not None:
+            records, what = from_file, f"from {options.from_file}"
+        elif options.produce:
+            records = sample_records(
+                options.produce, options.keys, options.record_bytes, options.poison
+            )
+            what = f"keys key-0…key-{options.keys - 1}, ~{options.record_bytes} bytes each"
+            if options.poison:
+                what += f', {options.poison} with the "poison" marker'
+        else:
+            return NOTHING_PRODUCED
+        try:
+            produced = await produce(client_arguments(settings), options.topic, records)
+        except KafkaError as refused:
+            raise KafkaStartupError(
+                f"could not produce to {options.topic} on {settings.kafka_bootstrap_servers}: "
+                f"{refused!r}"
+            ) from None
+        self._say("produced", f"{produced.count:,} records ({what})")
+        return produced
+
+    # -- delivering ------------------------------------------------------------------------
+
+    async def _deliver(
+        self,
+        stack: AsyncExitStack,
+        settings: BridgeSettings,
+        topic: Topic,
+        local_lambda: LocalLambda,
+        tally: ReceivedTally,
+        produced: Produced,
+    ) -> int:
+        invoker = await stack.enter_async_context(LambdaInvoker(settings))
+        reader = await stack.enter_async_context(
+            GroupPositionReader(
+                client_arguments(settings),
+                topic,
+                settings.kafka_group_id,
+                known_ends=produced.ends,
+            )
+        )
+        # The progress line and summary are the local view; CloudWatch's EMF lines are noise here.
+        bridge = Bridge(settings, invoker, metrics_out=None)
+        stop = asyncio.Event()
+        self.interrupt.stop = stop
+        until = (
+            "until every record is done (Ctrl-C stops it sooner)"
+            if self._options.until_drained
+            else "until Ctrl-C"
+        )
+        self._say("running", until)
+        started_wall_s, started_s = time.time(), time.monotonic()
+        running = asyncio.create_task(bridge.run(stop), name="bridge")
+        try:
+            drained = await self._watch(bridge, running, reader, local_lambda, produced, started_s)
+        finally:
+            self._terminal.end_progress()  # what the bridge writes as it stops goes below
+            stop.set()
+            await asyncio.wait({running})
+        running.result()  # the bridge's own error, if it stopped on one
+        counters = bridge.counters
+        dlq = parse_dlq(settings.dlq) if settings.dlq else None
+        files = (
+            dead_letter_files_since(Path(dlq.target), started_wall_s)
+            if dlq is not None and dlq.scheme == "file"
+            else []
+        )
+        summary = RunSummary(
+            drained=drained,
+            wall_s=time.monotonic() - started_s,
+            produced=produced.count or None,
+            delivered=counters.records_delivered - counters.dead_lettered,
+            dead_lettered=counters.dead_lettered,
+            duplicates=tally.duplicates,
+            function_errors=counters.function_errors,
+            retries=counters.retries,
+            throttles=counters.throttles,
+            dead_letter_files=files,
+        )
+        for line in summary_lines(summary):
+            self._terminal.say(line)
+        return 0
+
+    async def _watch(
+        self,
+        bridge: Bridge,
+        running: asyncio.Task[None],
+        reader: GroupPositionReader,
+        local_lambda: LocalLambda,
+        produced: Produced,
+        started_s: float,
+    ) -> bool:
+        """Shows progress until the bridge stops, a signal asks it to, or (--until-drained)
+        the group has committed every record; True in that last case."""
+        assert self.interrupt.stop is not None
+        stopping = asyncio.ensure_future(self.interrupt.stop.wait())
+        tick_s = _LIVE_TICK_S if self._terminal.live else _PLAIN_TICK_S
+        try:
+            while True:
+                position = await _position(reader)
+                counters = bridge.counters
+                progress = Progress(
+                    elapsed_s=time.monotonic() - started_s,
+                    done=counters.records_delivered,
+                    dead_lettered=counters.dead_lettered,
+                    in_flight=local_lambda.record.in_flight(self._options.function_name),
+                    retries=counters.retries,
+                    target=produced.count or None,
+                    lag=None if position is None else position.lag,
+                )
+                drained = self._options.until_drained and progress.lag == 0
+                self._terminal.show(progress, force=drained)
+                if drained:
+                    return True
+                done, _ = await asyncio.wait(
+                    {running, stopping}, timeout=tick_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                if done:
+                    return False
+        finally:
+            stopping.cancel()
+
+    def _say(self, what: str, text: str) -> None:
+        self._terminal.say(f"{what:<10}{text}")
+
+
+@contextlib.contextmanager
+def _silenced(logger_name: str) -> Iterator[None]:
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+async def _position(reader: GroupPositionReader) -> GroupPosition | None:
+    try:
+        return await reader.read()
+    except KafkaError:
+        return None  # shown as an unknown lag; the next tick asks again
+
+
+def _settings_line(settings: BridgeSettings, environ: dict[str, str], flags: dict[str, str]) -> str:
+    """The main delivery settings, and every setting the user gave, as NAME=VALUE."""
+    given = [n for n in (*environ, *flags) if n in SETTING_NAMES and n not in _NOT_SHOWN]
+    names = dict.fromkeys([*_SHOWN_SETTINGS, *given])
+    values = []
+    for name in names:
+        value = getattr(settings, name.lower())
+        values.append(f"{name}={getattr(value, 'value', value)}")
+    return " ".join(values)
+
+
+async def _main(options: LocalOptions, terminal: Terminal, environ: dict[str, str]) -> int:
+    run = LocalRun(options, terminal, environ)
+    work = asyncio.create_task(run.execute(), name="local-mode")
+    loop = asyncio.get_running_loop()
+
+    def on_signal(number: int) -> None:
+        if run.interrupt.requested:
+            terminal.say("interrupted again: exiting now")
+            os._exit(128 + number)  # asked twice: the user wants out now
+        run.interrupt.requested = True
+        if run.interrupt.stop is None:
+            work.cancel()  # still starting: unwind what has started
+        else:
+            terminal.say(
+                "stopping: finishing what is in flight, then committing (Ctrl-C again quits)"
+            )
+            run.interrupt.stop.set()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, on_signal, number)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not work.cancelled():
+            raise
+        terminal.say("interrupted while starting; stopped what had started")
+        return EXIT_INTERRUPTED
+
+
+def _fake_credentials(environ: MutableMapping[str, str]) -> None:
+    """botocore signs every request, the local Lambda's too: give it keys if it has none."""
+    if not any(name in environ for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE")):
+        environ["AWS_ACCESS_KEY_ID"] = "local"
+        environ["AWS_SECRET_ACCESS_KEY"] = "local"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    terminal = Terminal(sys.stdout, live=sys.stdout.isatty())
+    _fake_credentials(os.environ)
+    try:
+        # What the handler prints goes above the progress line, as log lines do.
+        with contextlib.redirect_stdout(terminal.stream()):
+            return asyncio.run(_main(options, terminal, dict(os.environ)))
+    except (HandlerLoadError, LocalModeError, SampleFileError, TansuUnavailable) as failed:
+        return _failed(terminal, str(failed), 2)
+    except BrokerStartError as failed:
+        return _failed(terminal, str(failed), 1)
+    except BridgeError as failed:
+        return _failed(terminal, str(failed), failed.exit_code)
+
+
+def _failed(terminal: Terminal, message: str, exit_code: int) -> int:
+    terminal.end_progress()
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return exit_code

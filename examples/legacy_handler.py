@@ -1,0 +1,40 @@
+"""A handler for PAYLOAD_FORMAT=legacy: the JSON array the replaced bridge sent, which the
+existing curation functions read.
+
+    python -m consumer.local --handler examples/legacy_handler.py:handler \\
+        --set PAYLOAD_FORMAT=legacy --produce 1000 --until-drained
+
+Each element is one record: `key` and `value` are text (UTF-8; `key` is null without one),
+`headers` a list of `{"<name>": "<base64>"}`, plus `topic`, `partition`, `offset` and
+`timestamp`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from typing import Any
+
+_first_seen = threading.Event()
+
+
+def headers_of(record: dict[str, Any]) -> dict[str, bytes]:
+    return {
+        name: base64.b64decode(value)
+        for header in record["headers"]
+        for name, value in header.items()
+    }
+
+
+def handler(event: list[dict[str, Any]], context: Any) -> dict[str, int]:
+    for record in event:
+        value = json.loads(record["value"])  # the sample records are JSON objects
+        if not _first_seen.is_set():
+            _first_seen.set()
+            print(
+                f"{context.function_name}: first record {record['topic']}-{record['partition']}"
+                f"@{record['offset']}, key {record['key']!r}, value n={value.get('n')}, "
+                f"headers {sorted(headers_of(record))}"
+            )
+    return {"processed": len(event)}

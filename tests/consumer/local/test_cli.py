@@ -1,0 +1,43 @@
+"""The command line: its options, the checks made before anything starts, and the README's
+table of options, which must name every one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from consumer.local.cli import parse_options, parser
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+
+
+def test_the_readme_table_names_every_option_and_no_other() -> None:
+    section = README.read_text().split("## Local mode", 1)[1].split("\n## ", 1)[0]
+    in_readme = set(re.findall(r"^\| `(--[a-z-]+)", section, re.MULTILINE))
+    options = {o for action in parser()._actions for o in action.option_strings} - {"-h", "--help"}
+    assert in_readme == options
+
+
+def test_the_function_is_named_after_the_handler_file_or_module() -> None:
+    assert parse_options([]).function_name == "native_handler"
+    assert parse_options(["--handler", "fns/orders.v2.py:go"]).function_name == "orders-v2"
+    assert parse_options(["--handler", "pkg.handlers:handle"]).function_name == "handlers"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--produce", "5", "--from-file", "x.jsonl"], "choose one source of records"),
+        (["--produce", "5", "--poison", "6"], "at most --produce records"),
+        (["--lambda-port", "70000"], "is not a port"),
+    ],
+)
+def test_contradictory_options_are_refused_before_anything_starts(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_options(arguments)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err

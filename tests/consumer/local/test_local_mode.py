@@ -1,0 +1,382 @@
+"""`python -m consumer.local` as a user runs it: a subprocess, its output, its exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from consumer.errors import ConfigurationError
+from consumer.settings import load_settings
+from tests.support.bridge_harness import REPO
+from tests.support.kafka_fixtures import KafkaUnderTest
+
+RUN_TIMEOUT_S = 180
+
+# A handler that appends "<partition> <offset>" for every record it takes to $RECEIVED_FILE.
+RECORDING_HANDLER = """
+import os
+import threading
+
+_lock = threading.Lock()
+_received = open(os.environ["RECEIVED_FILE"], "a")
+
+
+def handler(event, context):
+    lines = [
+        f"{record['partition']} {record['offset']}\\n"
+        for records in event["records"].values()
+        for record in records
+    ]
+    with _lock:
+        _received.writelines(lines)
+        _received.flush()
+    return {"batchItemFailures": []}
+"""
+
+
+@dataclass
+class Finished:
+    exit_code: int
+    out: str
+    err: str
+
+    def number(self, row: str) -> int:
+        """A number of the summary, e.g. number("delivered")."""
+        found = re.search(rf"^  {row}\s+([\d,]+)", self.out, re.MULTILINE)
+        assert found, f"no {row!r} row in the summary:\n{self.out}"
+        return int(found.group(1).replace(",", ""))
+
+
+def environment(**extra: str) -> dict[str, str]:
+    # No TTY, no AWS keys: the command must provide what botocore needs itself.
+    keep = ("PATH", "HOME", "LANG")
+    return {
+        **{name: os.environ[name] for name in keep if name in os.environ},
+        "PYTHONPATH": str(REPO),
+        **extra,
+    }
+
+
+async def start(*arguments: str, cwd: Path, **env: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "consumer.local",
+        *arguments,
+        cwd=cwd,
+        env=environment(**env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def run(*arguments: str, cwd: Path, **env: str) -> Finished:
+    async with running(*arguments, cwd=cwd, **env) as command:
+        return await command.finish()
+
+
+@asynccontextmanager
+async def running(*arguments: str, cwd: Path, **env: str) -> AsyncIterator[LineReader]:
+    """The command, killed if the test ends before it does (its broker dies with it)."""
+    process = await start(*arguments, cwd=cwd, **env)
+    try:
+        yield LineReader(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.communicate()
+
+
+class LineReader:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.lines: list[str] = []
+
+    async def until(self, pattern: str) -> re.Match[str]:
+        """Reads output lines until one matches `pattern`."""
+        assert self.process.stdout is not None
+        while True:
+            line = await asyncio.wait_for(self.process.stdout.readline(), RUN_TIMEOUT_S)
+            if not line:
+                raise AssertionError(f"exited before {pattern!r}; output:\n{''.join(self.lines)}")
+            self.lines.append(line.decode())
+            if found := re.search(pattern, self.lines[-1]):
+                return found
+
+    async def finish(self) -> Finished:
+        out, err = await asyncio.wait_for(self.process.communicate(), RUN_TIMEOUT_S)
+        assert self.process.returncode is not None
+        return Finished(self.process.returncode, "".join(self.lines) + out.decode(), err.decode())
+
+
+def children_of(pid: int) -> set[int]:
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # it exited meanwhile
+            # The fields after the command name, which is in parentheses: state, ppid, ...
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                children.add(int(entry.name))
+    return children
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def received(path: Path) -> Counter[tuple[int, int]]:
+    lines = path.read_text().splitlines() if path.exists() else []
+    return Counter((int(p), int(o)) for p, o in (line.split() for line in lines))
+
+
+async def test_five_thousand_records_drain_through_the_embedded_broker_as_the_summary_says(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "recording.py").write_text(RECORDING_HANDLER)
+    received_file = tmp_path / "received.txt"
+
+    finished = await run(
+        "--handler",
+        "recording.py:handler",
+        "--produce",
+        "5000",
+        "--until-drained",
+        cwd=tmp_path,
+        RECEIVED_FILE=str(received_file),
+    )
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    assert re.search(r"^broker\s+Tansu on 127\.0\.0\.1:\d+ \(pid \d+\)", finished.out, re.M)
+    assert "drained after" in finished.out
+    taken = received(received_file)
+    assert len(taken) == 5000, "every record reached the handler"
+    assert finished.number("delivered") == len(taken)
+    assert finished.number("duplicates") == sum(1 for n in taken.values() if n > 1)
+    assert finished.number("dead-lettered") == 0
+    assert finished.err == ""
+
+
+async def test_the_failing_example_puts_the_marker_record_in_the_dead_letter_directory(
+    tmp_path: Path, kafka: KafkaUnderTest, topic_name: str
+) -> None:
+    finished = await run(
+        "--bootstrap",
+        kafka.bootstrap,
+        "--topic",
+        topic_name,
+        "--partitions",
+        "4",
+        "--handler",
+        str(REPO / "examples" / "failing_handler.py") + ":handler",
+        "--produce",
+        "400",
+        "--poison",
+        "1",
+        "--until-drained",
+        "--local-dlq",
+        "letters",
+        "--set",
+        "MAX_RETRIES=1",
+        "--set",
+        "RETRY_BACKOFF_BASE_MS=1",
+        cwd=tmp_path,
+    )
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    ((path),) = (tmp_path / "letters" / topic_name).glob("*/*.json")
+    document = json.loads(path.read_text())
+    assert b'"marker": "poison"' in base64.b64decode(document["record"]["value"])
+    assert document["error"]["type"] == "PoisonRecordError"
+    assert document["functionName"] == "failing_handler"
+    assert (finished.number("dead-lettered"), finished.number("delivered")) == (1, 399)
+    assert str(path.relative_to(tmp_path)) in finished.out, "the summary names the file"
+
+
+async def test_records_from_a_file_reach_the_legacy_example_as_its_print_shows(
+    tmp_path: Path, kafka: KafkaUnderTest, topic_name: str
+) -> None:
+    lines = [
+        {"key": "a", "value": {"n": 1}},
+        {"key": None, "value": {"n": 2}},
+        {"value": {"n": 3}},
+    ]
+    source = tmp_path / "records.jsonl"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    finished = await run(
+        "--bootstrap",
+        kafka.bootstrap,
+        "--topic",
+        topic_name,
+        "--handler",
+        str(REPO / "examples" / "legacy_handler.py") + ":handler",
+        "--from-file",
+        str(source),
+        "--set",
+        "PAYLOAD_FORMAT=legacy",
+        "--until-drained",
+        cwd=tmp_path,
+    )
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    assert "produced  3 records" in finished.out
+    assert re.search(r"^legacy_handler: first record .*value n=\d", finished.out, re.M)
+    assert finished.number("delivered") == 3
+    assert "PAYLOAD_FORMAT=legacy" in finished.out
+
+
+async def test_ctrl_c_mid_run_stops_cleanly_and_leaves_no_child_process(tmp_path: Path) -> None:
+    # At most 40 invocations of 10 records in flight, 0.2 s each: 2,000 records/s at most,
+    # so 20,000 records are far from done when the first are.
+    (tmp_path / "slow.py").write_text(
+        "import time\n\ndef handler(event, context):\n    time.sleep(0.2)\n"
+    )
+    async with running(
+        "--handler",
+        "slow.py:handler",
+        "--produce",
+        "20000",
+        "--set",
+        "BATCH_SIZE=10",
+        "--set",
+        "MAX_BUFFERED_RECORDS_PER_PARTITION=50",  # a short drain on Ctrl-C
+        cwd=tmp_path,
+    ) as command:
+        broker = await command.until(r"^broker\s+Tansu on \S+ \(pid (\d+)\)")
+        tansu_pid = int(broker.group(1))
+        await command.until(r"^\s*[\d.]+ s  [1-9][\d,]*/20,000 done")  # records are flowing
+        children = children_of(command.process.pid)
+        assert tansu_pid in children
+
+        command.process.send_signal(signal.SIGINT)
+        finished = await command.finish()
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    assert "stopping: finishing what is in flight" in finished.out
+    assert re.search(r"^stopped after", finished.out, re.M)
+    assert 0 < finished.number("delivered") < 20_000
+    assert not [pid for pid in children if alive(pid)], "a child process outlived the command"
+
+
+async def test_ctrl_c_while_starting_stops_what_had_started(tmp_path: Path) -> None:
+    async with running("--produce", "2000000", "--record-bytes", "10", cwd=tmp_path) as command:
+        broker = await command.until(r"^broker\s+Tansu on \S+ \(pid (\d+)\)")
+        await command.until(r"^function")  # producing two million records takes a while
+        command.process.send_signal(signal.SIGINT)
+        finished = await command.finish()
+
+    assert finished.exit_code == 130, finished.out + finished.err
+    assert "interrupted while starting" in finished.out
+    assert not alive(int(broker.group(1)))
+
+
+async def test_a_missing_handler_file_is_one_line_with_the_path_it_looked_at(
+    tmp_path: Path,
+) -> None:
+    finished = await run("--handler", "handlers/nope.py:handler", cwd=tmp_path)
+
+    assert finished.exit_code == 2
+    assert finished.err == (
+        f"error: handler file handlers/nope.py does not exist (looked at {tmp_path}/handlers/"
+        f"nope.py): give a path relative to the working directory {tmp_path} or an absolute "
+        "one.\n"
+    )
+    assert "broker" not in finished.out, "nothing starts before the handler loads"
+
+
+async def test_a_handler_that_fails_to_import_shows_its_own_traceback_and_no_other(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "broken.py").write_text("import json\n\nraise RuntimeError('no config found')\n")
+
+    finished = await run("--handler", "broken.py:handler", cwd=tmp_path)
+
+    assert finished.exit_code == 2
+    assert finished.err.startswith("error: importing handler file broken.py failed")
+    assert f'File "{tmp_path}/broken.py", line 3, in <module>' in finished.err
+    assert "RuntimeError: no config found" in finished.err
+    assert "consumer/local" not in finished.err, "only the user's frames are shown"
+
+
+async def test_a_bad_setting_prints_the_bridges_own_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as bridge_error:
+        load_settings(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": "b:9092",
+                "KAFKA_TOPIC": "t",
+                "KAFKA_GROUP_ID": "g",
+                "LAMBDA_FUNCTION_NAME": "f",
+                "BATCH_SIZE": "0",
+            }
+        )
+
+    finished = await run("--set", "BATCH_SIZE=0", cwd=tmp_path)
+
+    assert (finished.exit_code, finished.err) == (2, f"error: {bridge_error.value}\n")
+
+
+async def test_an_unknown_setting_is_refused_with_the_closest_name(tmp_path: Path) -> None:
+    finished = await run("--set", "BATCH_SIZ=5", cwd=tmp_path)
+
+    assert finished.exit_code == 2
+    assert "BATCH_SIZ: no such bridge setting; did you mean BATCH_SIZE?" in finished.err
+
+
+async def test_a_lambda_port_in_use_is_reported_with_what_to_do(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        finished = await run("--lambda-port", str(port), cwd=tmp_path)
+
+    assert finished.exit_code == 2
+    assert finished.err == (
+        f"error: --lambda-port {port}: the port is in use; choose another, or leave "
+        "--lambda-port out to get a free one.\n"
+    )
+
+
+async def test_without_a_broker_binary_the_error_says_to_use_bootstrap(tmp_path: Path) -> None:
+    finished = await run(cwd=tmp_path, CALF_TANSU_BIN=str(tmp_path / "no-tansu"))
+
+    assert finished.exit_code == 2
+    assert finished.err.startswith("error: CALF_TANSU_BIN=")
+    assert "point --bootstrap at a running Kafka broker" in finished.err
+
+
+async def test_an_unreachable_bootstrap_is_the_bridges_kafka_error(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        finished = await run(
+            "--bootstrap",
+            f"127.0.0.1:{port}",
+            "--set",
+            "KAFKA_CONNECT_TIMEOUT_SECONDS=0.5",
+            cwd=tmp_path,
+        )
+
+    assert finished.exit_code == 3
+    assert finished.err.startswith("error: KAFKA_BOOTSTRAP_SERVERS: no broker answered within")
+    assert f"127.0.0.1:{port}" in finished.err

@@ -1,0 +1,77 @@
+"""The progress line: what it says, and how lines from logs and handlers share the screen."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+from consumer.local.progress import Progress, RateMeter, Terminal, progress_line
+
+
+def progress(done: int = 1234, target: int | None = 2000, lag: int | None = 766) -> Progress:
+    return Progress(
+        elapsed_s=3.25,
+        done=done,
+        dead_lettered=1,
+        in_flight=12,
+        retries=3,
+        target=target,
+        lag=lag,
+    )
+
+
+def test_the_line_shows_done_of_target_rate_lag_in_flight_retries_and_dead_letters() -> None:
+    assert progress_line(progress(), 812.4) == (
+        "  3.2 s  1,234/2,000 done (61%)  812 records/s  lag 766  in flight 12  retries 3  "
+        "dead-lettered 1"
+    )
+    assert "  1,234 done  " in progress_line(progress(target=None, lag=None), 0)
+    assert "lag ?" in progress_line(progress(target=None, lag=None), 0)
+
+
+def test_the_rate_is_over_the_last_seconds_not_the_whole_run() -> None:
+    meter = RateMeter(window_s=2.0)
+    for second in range(10):
+        meter.rate(float(second), 0)  # a slow start
+    assert meter.rate(10.0, 1000) == 500.0  # 1000 records over the last 2 s
+
+
+def test_on_a_terminal_a_log_line_goes_above_the_live_line_which_is_drawn_again() -> None:
+    out = io.StringIO()
+    terminal = Terminal(out, live=True)
+    terminal.show(progress())
+    line = out.getvalue().removeprefix("\r\x1b[K")
+
+    terminal.stream().write('{"message": "record dead-lettered"}\n')
+
+    assert out.getvalue().endswith('\r\x1b[K{"message": "record dead-lettered"}\n' + line)
+
+
+def test_printed_text_becomes_whole_lines_even_from_several_threads() -> None:
+    out = io.StringIO()
+    stream = Terminal(out, live=False).stream()
+
+    def prints(name: str) -> None:
+        for n in range(200):
+            print(name, n, file=stream)  # print writes text and newline separately
+
+    threads = [threading.Thread(target=prints, args=(name,)) for name in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    lines = out.getvalue().splitlines()
+    assert sorted(lines) == sorted(f"{name} {n}" for name in "ab" for n in range(200))
+
+
+def test_without_a_terminal_a_plain_line_is_printed_at_most_every_interval() -> None:
+    out = io.StringIO()
+    terminal = Terminal(out, live=False)
+    terminal.show(progress(done=1))
+    terminal.show(progress(done=2))  # within the interval: not printed
+    terminal.show(progress(done=3), force=True)
+
+    lines = out.getvalue().splitlines()
+    assert [line.split()[2] for line in lines] == ["1/2,000", "3/2,000"]
+    assert "\r" not in out.getvalue()

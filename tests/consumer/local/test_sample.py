@@ -1,0 +1,75 @@
+"""The local mode's records: sample keys and sizes, where poison goes, JSON lines from a file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from consumer.local.sample import (
+    POISON_MARKER,
+    SampleFileError,
+    SampleRecord,
+    poison_positions,
+    records_from_file,
+    sample_records,
+)
+
+
+def test_samples_cycle_through_the_keys_with_json_values_of_the_size_asked() -> None:
+    records = list(sample_records(250, keys=100, size_bytes=200))
+
+    assert [r.key for r in records[:3]] == [b"key-0", b"key-1", b"key-2"]
+    assert records[100].key == b"key-0"
+    assert {len(r.value) for r in records} == {200}
+    assert [json.loads(r.value)["n"] for r in records] == list(range(250))
+    assert not any(POISON_MARKER.encode() in r.value for r in records)
+
+
+def test_poison_records_are_spread_evenly_and_only_they_carry_the_marker() -> None:
+    records = list(sample_records(1000, keys=10, size_bytes=50, poison=3))
+    marked = [i for i, r in enumerate(records) if POISON_MARKER.encode() in r.value]
+
+    assert marked == [250, 500, 750]
+    assert poison_positions(5, 9) == {0, 1, 2, 3, 4}, "never more poison than records"
+
+
+def test_file_lines_become_records_with_their_keys_and_json_values(tmp_path: Path) -> None:
+    source = tmp_path / "records.jsonl"
+    source.write_text(
+        '{"key": "a", "value": {"n": 1}}\n'
+        "\n"
+        '{"key": 7, "value": "text"}\n'
+        '{"value": [1, 2]}\n'
+        '{"key": null, "value": null}\n'
+    )
+
+    assert records_from_file(source) == [
+        SampleRecord(b"a", b'{"n": 1}'),
+        SampleRecord(b"7", b'"text"'),
+        SampleRecord(None, b"[1, 2]"),
+        SampleRecord(None, b"null"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"key": "a", "value": 1}\n{"key": "b"\n', "line 2: not JSON"),
+        ('{"key": "a"}\n', 'line 1: write {"key": …, "value": …}'),
+        ("[1, 2]\n", "line 1: write"),
+    ],
+)
+def test_a_bad_file_line_is_named_with_its_number(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    source = tmp_path / "records.jsonl"
+    source.write_text(content)
+    with pytest.raises(SampleFileError, match=message):
+        records_from_file(source)
+
+
+def test_a_missing_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(SampleFileError, match="No such file"):
+        records_from_file(tmp_path / "absent.jsonl")
