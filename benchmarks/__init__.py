@@ -1,0 +1,5 @@
+"""Benchmarks of the bridge against the bound P·W·B/L and against two baselines, in one run.
+
+`python -m benchmarks` (or `make bench`); see the README's "Benchmarks" section. Speed is
+measured here and never in a timed test.
+"""

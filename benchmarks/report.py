@@ -1,0 +1,320 @@
+"""The results: one table, the targets of issue 8 judged, and the JSON kept in results/.
+
+Everything here is pure (results in, text or dicts out) except `machine()`, which reads
+the machine and the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.run import RunResult
+from benchmarks.scenarios import Scenario
+
+MB = 1_000_000  # the targets say MB
+THROTTLE_SETTLE_S = 5  # "throttles fall after the first seconds": compared to these
+TARGETS = {
+    "S1 bound share": 0.90,
+    "S2 CPU us/record": 15.0,
+    "S2 vs sequential": 20.0,
+    "S3 peak RSS MB": 250.0,
+    "S3 growth": 0.10,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    met: bool | None  # None: not measured in this run
+    evidence: str
+
+
+def machine(repo: Path) -> dict[str, Any]:
+    """CPU model, cores, load, Python, and the commit the run measured."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    fields = dict(
+        (name.strip(), value.strip())
+        for name, _, value in (line.partition(":") for line in cpuinfo.splitlines())
+        if value
+    )
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu_model": fields.get("model name", platform.processor() or "unknown"),
+        "cpu_family": fields.get("cpu family"),
+        "cpu_model_number": fields.get("model"),
+        "cores": os.cpu_count(),
+        "hypervisor": "hypervisor" in fields.get("flags", "").split(),
+        "load_average": [round(load, 2) for load in os.getloadavg()],
+        "python": platform.python_version(),
+        "commit": git("rev-parse", "--short", "HEAD") or "unknown",
+        "uncommitted_changes": bool(git("status", "--porcelain")),
+    }
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def _find(results: Sequence[RunResult], scenario: str, contender: str) -> RunResult | None:
+    for result in results:
+        if result.scenario == scenario and result.contender == contender:
+            return result
+    return None
+
+
+def throttle_rates(result: RunResult) -> tuple[float, float] | None:
+    """Throttles per second in the first seconds after the first throttle, and after them
+    until the backlog was delivered; None without throttles."""
+    per_s = result.throttles_per_s
+    first = next((i for i, n in enumerate(per_s) if n), None)
+    if first is None:
+        return None
+    settle = per_s[first : first + THROTTLE_SETTLE_S]
+    rest = per_s[first + THROTTLE_SETTLE_S :]
+    return sum(settle) / len(settle), (sum(rest) / len(rest) if rest else 0.0)
+
+
+def notes(result: RunResult, scenario: Scenario, results: Sequence[RunResult]) -> str:
+    said = []
+    if result.contender.startswith("bridge"):
+        bound = scenario.bound_records_per_s()
+        said.append(f"{result.records_per_s / bound:.0%} of bound {bound:,.0f}/s")
+        if result.invoke_ms_mean is not None:
+            said.append(f"invoke round trip {result.invoke_ms_mean:.0f} ms")
+    bridge = _find(results, result.scenario, "bridge")
+    if bridge is not None and result is not bridge and result.records_per_s:
+        said.append(f"bridge does {bridge.records_per_s / result.records_per_s:,.1f}x")
+    if not result.drained and result.contender != "fire-and-forget":
+        said.append(
+            f"{result.records_in_window:,} of {result.records:,} in {result.window_s:.0f} s"
+        )
+    if result.throttles:
+        rates = throttle_rates(result)
+        if rates is not None:
+            said.append(f"throttles/s {rates[0]:.1f} → {rates[1]:.1f}")
+    if result.driver_cpu_cores > 0.9:
+        said.append(f"local Lambda busy ({result.driver_cpu_cores:.0%} of a core)")
+    return "; ".join(said)
+
+
+def table(results: Sequence[RunResult], scenarios: Sequence[Scenario]) -> str:
+    """The Markdown table of every run."""
+    by_name = {s.name: s for s in scenarios}
+    header = (
+        "scenario",
+        "contender",
+        "records/s",
+        "invocations/s",
+        "e2e p50 ms",
+        "e2e p99 ms",
+        "CPU µs/record",
+        "peak RSS MB",
+        "lost",
+        "duplicates",
+        "throttles",
+        "notes",
+    )
+    rows = [header, tuple("---" for _ in header)]
+    for r in results:
+        rows.append(
+            (
+                r.scenario,
+                r.contender,
+                _number(r.records_per_s),
+                _number(r.invocations_per_s),
+                _number(r.latency_p50_ms),
+                _number(r.latency_p99_ms),
+                _number(r.cpu_us_per_record, 1),
+                _number(r.peak_rss_bytes / MB),
+                _number(r.lost),
+                _number(r.duplicates),
+                _number(r.throttles),
+                notes(r, by_name[r.scenario], results),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |"
+        for row in rows
+    )
+
+
+def targets(results: Sequence[RunResult], scenarios: Sequence[Scenario]) -> list[Target]:
+    """Issue 8's targets for the bridge, judged on this run's numbers."""
+    by_name = {s.name: s for s in scenarios}
+    judged: list[Target] = []
+
+    s1 = _find(results, "S1", "bridge")
+    if s1 is not None:
+        bound = by_name["S1"].bound_records_per_s()
+        share = s1.records_per_s / bound
+        evidence = f"{s1.records_per_s:,.0f} records/s of {bound:,.0f} = {share:.1%}"
+        if s1.invoke_ms_mean is not None:
+            # The bound counts L per invocation; an invoke took L plus the round trip.
+            ceiling = by_name["S1"].latency_s * 1000 / s1.invoke_ms_mean
+            evidence += (
+                f"; an invoke took {s1.invoke_ms_mean:.1f} ms for L = "
+                f"{by_name['S1'].latency_s * 1000:.0f} ms (the function's side "
+                f"{_number(s1.function_ms_mean, 1)} ms), so {ceiling:.1%} is the most any "
+                "dispatcher could reach here"
+            )
+        judged.append(
+            Target("S1: ≥ 90 % of the bound P·W·B/L", share >= TARGETS["S1 bound share"], evidence)
+        )
+    s2 = _find(results, "S2", "bridge")
+    if s2 is not None:
+        cpu = s2.cpu_us_per_record
+        judged.append(
+            Target(
+                "S2: ≤ 15 CPU-µs per record in the bridge process",
+                cpu is not None and cpu <= TARGETS["S2 CPU us/record"],
+                f"{_number(cpu, 1)} µs/record ({s2.cpu_s_in_window:.2f} CPU-s for "
+                f"{s2.cpu_records:,} records)",
+            )
+        )
+        sequential = _find(results, "S2", "sequential")
+        if sequential is not None and sequential.records_per_s:
+            ratio = s2.records_per_s / sequential.records_per_s
+            judged.append(
+                Target(
+                    "S2: ≥ 20x the sequential baseline's records/s",
+                    ratio >= TARGETS["S2 vs sequential"],
+                    f"{s2.records_per_s:,.0f} / {sequential.records_per_s:,.1f} = {ratio:,.0f}x",
+                )
+            )
+    backlog = sorted(
+        (r for r in results if r.scenario.startswith("S3/") and r.contender == "bridge"),
+        key=lambda r: r.records,
+    )
+    if backlog:
+        peak = max(r.peak_rss_bytes for r in backlog) / MB
+        judged.append(
+            Target(
+                "S3: peak RSS ≤ 250 MB",
+                peak <= TARGETS["S3 peak RSS MB"],
+                ", ".join(f"{r.records:,} → {r.peak_rss_bytes / MB:.0f} MB" for r in backlog),
+            )
+        )
+    if len(backlog) >= 2:
+        small, large = backlog[0], backlog[-1]
+        growth = large.peak_rss_bytes / small.peak_rss_bytes - 1
+        judged.append(
+            Target(
+                f"S3: the {large.records:,} backlog within 10 % of the {small.records:,} one",
+                abs(growth) <= TARGETS["S3 growth"],
+                f"{growth:+.1%}",
+            )
+        )
+    s4 = _find(results, "S4", "bridge")
+    if s4 is not None:
+        baseline = _find(results, "S4", "fire-and-forget")
+        lost_there = "" if baseline is None else f" (fire-and-forget lost {baseline.lost:,})"
+        judged.append(
+            Target("S4: zero records lost", s4.lost == 0, f"bridge lost {s4.lost:,}{lost_there}")
+        )
+        rates = throttle_rates(s4)
+        judged.append(
+            Target(
+                "S4: throttles fall after the first seconds (adaptive concurrency)",
+                None if rates is None else rates[1] <= rates[0] / 2,
+                "no throttles"
+                if rates is None
+                else f"{rates[0]:.1f}/s in the first {THROTTLE_SETTLE_S} s, {rates[1]:.1f}/s "
+                f"after ({s4.throttles:,} of {sum(s4.outcomes.values()):,} invocations)",
+            )
+        )
+    return judged
+
+
+def render(
+    results: Sequence[RunResult], scenarios: Sequence[Scenario], about: dict[str, Any]
+) -> str:
+    lines = [
+        f"kafka-to-lambda benchmarks, {about['date']}, commit {about['commit']}"
+        + (" (with uncommitted changes)" if about["uncommitted_changes"] else ""),
+        f"{about['cpu_model']} ({about['cores']} cores"
+        + (", virtual machine" if about["hypervisor"] else "")
+        + f"), Python {about['python']}, load average {about['load_average'][0]:.2f} at start"
+        + (
+            f", {about['load_average_at_end'][0]:.2f} at end"
+            if "load_average_at_end" in about
+            else ""
+        ),
+        "",
+        table(results, scenarios),
+        "",
+        "Targets (the bridge, this run):",
+    ]
+    for target in targets(results, scenarios):
+        mark = {True: "met   ", False: "MISSED", None: "n/a   "}[target.met]
+        lines.append(f"  [{mark}] {target.name}: {target.evidence}")
+    return "\n".join(lines)
+
+
+def document(
+    results: Sequence[RunResult],
+    scenarios: Sequence[Scenario],
+    about: dict[str, Any],
+    text: str,
+) -> dict[str, Any]:
+    """Everything the run measured, for results/<date>-<commit>.json."""
+    return {
+        "machine": about,
+        "scenarios": [
+            {
+                "name": s.name,
+                "title": s.title,
+                "partitions": s.workload.partitions,
+                "record_bytes": s.workload.record_bytes,
+                "keys": s.workload.keys,
+                "records": s.records,
+                "latency_s": s.latency_s,
+                "function_concurrency_limit": s.concurrency_limit,
+                "bridge_settings": dict(s.bridge_settings),
+                "bound_records_per_s": s.bound_records_per_s(),
+                "max_window_s": s.max_window_s,
+                "live_s": s.live_s,
+            }
+            for s in scenarios
+        ],
+        "results": [
+            {
+                **asdict(r),
+                "records_per_s": r.records_per_s,
+                "invocations_per_s": r.invocations_per_s,
+                "cpu_us_per_record": r.cpu_us_per_record,
+                "duplicates": r.duplicates,
+            }
+            for r in results
+        ],
+        "targets": [asdict(t) for t in targets(results, scenarios)],
+        "table": text,
+    }
+
+
+def write_json(
+    directory: Path, about: dict[str, Any], payload: dict[str, Any], *, complete: bool = True
+) -> Path:
+    """`<date>-<commit>.json` for a complete run (every scenario at its default size): the
+    file to commit. Any other run writes `<date>-<commit>-partial.tmp`, which git ignores."""
+    name = f"{about['date'][:10]}-{about['commit']}"
+    path = directory / (f"{name}.json" if complete else f"{name}-partial.tmp")
+    writing = directory / f"{name}.writing.tmp"
+    writing.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    writing.replace(path)
+    return path

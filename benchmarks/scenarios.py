@@ -1,0 +1,146 @@
+"""The scenarios of issue 8, their default sizes, and the quick sizes for development."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from benchmarks.measure import throughput_bound
+from benchmarks.workload import Workload
+from consumer.settings import BridgeSettings, load_settings
+
+ALL = ("S1", "S2", "S3", "S4")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str  # "S1", "S3/1000000": a row label
+    title: str
+    workload: Workload
+    records: int  # preloaded before each contender starts
+    latency_s: float  # L: the function's fixed latency
+    contenders: tuple[str, ...]
+    bridge_settings: Mapping[str, str] = field(default_factory=dict)  # over the defaults
+    concurrency_limit: int | None = None  # the function's; None: unreserved
+    max_window_s: float = 60.0  # a contender's measurement stops then, drained or not
+    live_s: float = 0.0  # > 0: then records are produced live for this long, for latency
+
+    @property
+    def slug(self) -> str:
+        return self.name.replace("/", "-")
+
+    def bridge(self) -> BridgeSettings:
+        """The bridge's effective settings here: its defaults, then the scenario's."""
+        required = {
+            "KAFKA_BOOTSTRAP_SERVERS": "unused:9092",
+            "KAFKA_TOPIC": "unused",
+            "KAFKA_GROUP_ID": "unused",
+            "LAMBDA_FUNCTION_NAME": "unused",
+        }
+        return load_settings({**required, **self.bridge_settings})
+
+    def bound_records_per_s(self) -> float:
+        """P·W·B/L for the bridge's settings (P·W capped by the in-flight total and by the
+        function's concurrency limit)."""
+        settings = self.bridge()
+        return throughput_bound(
+            partitions=self.workload.partitions,
+            in_flight_per_partition=settings.max_in_flight_per_partition,
+            batch_size=settings.batch_size,
+            latency_s=self.latency_s,
+            in_flight_total=settings.max_in_flight_total,
+            function_concurrency=self.concurrency_limit,
+        )
+
+
+@dataclass(frozen=True)
+class Sizes:
+    s1_records: int = 60_000
+    s2_records: int = 1_000_000
+    s3_backlogs: tuple[int, ...] = (100_000, 1_000_000)
+    s4_records: int = 20_000
+    s3_window_s: float = 30.0
+    live_s: float = 10.0
+    sequential_cap_s: float = 15.0
+
+
+QUICK = Sizes(
+    s1_records=8_000,
+    s2_records=40_000,
+    s3_backlogs=(20_000, 200_000),
+    s4_records=5_000,
+    s3_window_s=10.0,
+    live_s=3.0,
+    sequential_cap_s=5.0,
+)
+
+
+def scenarios(
+    chosen: tuple[str, ...], sizes: Sizes, *, uvloop: bool = False, partitions: int = 20
+) -> list[Scenario]:
+    bridges = ("bridge", "bridge+uvloop") if uvloop else ("bridge",)
+    everyone = (*bridges, "sequential", "fire-and-forget")
+    workload = Workload(partitions=partitions, record_bytes=1024)
+    made: list[Scenario] = []
+    if "S1" in chosen:
+        made.append(
+            Scenario(
+                "S1",
+                "latency-bound: L = 100 ms, batchSize 10, 2 in flight per partition",
+                workload,
+                sizes.s1_records,
+                latency_s=0.100,
+                contenders=everyone,
+                bridge_settings={"BATCH_SIZE": "10", "MAX_IN_FLIGHT_PER_PARTITION": "2"},
+                live_s=sizes.live_s,
+            )
+        )
+    if "S2" in chosen:
+        made.append(
+            Scenario(
+                "S2",
+                "CPU-bound: L = 5 ms, batchSize 500",
+                workload,
+                sizes.s2_records,
+                latency_s=0.005,
+                contenders=everyone,
+                bridge_settings={"BATCH_SIZE": "500"},
+                live_s=sizes.live_s,
+            )
+        )
+    if "S3" in chosen:
+        made.extend(
+            Scenario(
+                f"S3/{backlog}",
+                f"backlog memory: {backlog:,} queued records, L = 1 s",
+                workload,
+                backlog,
+                latency_s=1.0,
+                contenders=("bridge",),
+                max_window_s=sizes.s3_window_s,
+            )
+            for backlog in sizes.s3_backlogs
+        )
+    if "S4" in chosen:
+        made.append(
+            Scenario(
+                "S4",
+                "throttling: function concurrency 10, bridge 40 in flight, L = 1 s",
+                workload,
+                sizes.s4_records,
+                # A function that takes seconds, like the production one writing 500 records
+                # to DynamoDB: fire-and-forget's invokes then outnumber the concurrency.
+                latency_s=1.0,
+                contenders=("bridge", "fire-and-forget"),
+                bridge_settings={"MAX_IN_FLIGHT_TOTAL": "40"},
+                concurrency_limit=10,
+            )
+        )
+    return made
+
+
+def with_records(scenario: Scenario, records: int | None) -> Scenario:
+    """`--records N` resizes S1, S2 and S4 (S3 has its own backlog sizes)."""
+    if records is None or scenario.name.startswith("S3"):
+        return scenario
+    return replace(scenario, records=records)

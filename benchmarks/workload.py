@@ -1,0 +1,43 @@
+"""The records every contender reads: the same keys, values and partitions, made from their
+index, so two topics loaded with the same `Workload` hold the same records.
+
+Record i has key `k = i % keys` (`variant-<k>`) and lives in partition `k % partitions`, as a
+key-hashing producer would put it: one key, one partition. Its value is a JSON object of
+exactly `record_bytes` bytes (JSON, so the `legacy` payload of the baselines can carry it as
+text). With `keys` above the record count every record has a key of its own, like the
+production topic, whose keys are variant ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_VALUE_HEAD = b'{"variant":"%012d","seq":%d,"pad":"'
+_VALUE_TAIL = b'"}'
+
+
+@dataclass(frozen=True)
+class Workload:
+    partitions: int
+    record_bytes: int = 1024
+    keys: int = 10_000_000
+
+    def __post_init__(self) -> None:
+        smallest = len(_VALUE_HEAD % (0, 0)) + len(_VALUE_TAIL)
+        if self.record_bytes < smallest:
+            raise ValueError(f"record_bytes must be at least {smallest}, got {self.record_bytes}")
+        if self.partitions < 1 or self.keys < 1:
+            raise ValueError("a workload needs at least one partition and one key")
+
+    def key_index(self, index: int) -> int:
+        return index % self.keys
+
+    def partition(self, index: int) -> int:
+        return self.key_index(index) % self.partitions
+
+    def key(self, index: int) -> bytes:
+        return b"variant-%d" % self.key_index(index)
+
+    def value(self, index: int) -> bytes:
+        head = _VALUE_HEAD % (self.key_index(index), index)
+        return head + b"x" * (self.record_bytes - len(head) - len(_VALUE_TAIL)) + _VALUE_TAIL

@@ -1,0 +1,138 @@
+"""The table, the targets judged on a run's numbers, and the JSON document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import document, render, table, targets, throttle_rates, write_json
+from benchmarks.run import RunResult
+from benchmarks.scenarios import QUICK, Scenario, scenarios
+
+ABOUT = {
+    "date": "2026-11-28T10:00:00+00:00",
+    "cpu_model": "AMD EPYC",
+    "cores": 2,
+    "hypervisor": True,
+    "load_average": [0.5, 0.6, 0.7],
+    "python": "3.11.7",
+    "commit": "abc1234",
+    "uncommitted_changes": False,
+}
+
+
+def result(scenario: str, contender: str, **overrides: Any) -> RunResult:
+    fields: dict[str, Any] = {
+        "scenario": scenario,
+        "contender": contender,
+        "records": 10_000,
+        "load_s": 1.0,
+        "drained": True,
+        "window_s": 10.0,
+        "records_in_window": 10_000,
+        "invocations_in_window": 1_000,
+        "cpu_s_in_window": 0.1,
+        "cpu_records": 10_000,
+        "peak_rss_bytes": 150_000_000,
+        "driver_cpu_cores": 0.2,
+        **overrides,
+    }
+    return RunResult(**fields)
+
+
+def all_scenarios() -> list[Scenario]:
+    return scenarios(("S1", "S2", "S3", "S4"), QUICK)
+
+
+def test_s1_is_judged_against_ninety_percent_of_the_bound() -> None:
+    # S1's bound with batchSize 10, 2 in flight, 20 partitions, L = 100 ms: 4 000 records/s.
+    met = targets([result("S1", "bridge", records_in_window=36_100)], all_scenarios())
+    assert [(t.met, t.evidence) for t in met] == [(True, "3,610 records/s of 4,000 = 90.2%")]
+    missed = targets([result("S1", "bridge", records_in_window=35_900)], all_scenarios())
+    assert missed[0].met is False
+
+
+def test_s2_needs_low_cpu_per_record_and_twenty_times_the_sequential_rate() -> None:
+    results = [
+        result("S2", "bridge", records_in_window=500_000, cpu_records=500_000, cpu_s_in_window=7.0),
+        result("S2", "sequential", records_in_window=1_000, drained=False),
+    ]
+    met = {t.name: t.met for t in targets(results, all_scenarios())}
+    assert met == {
+        "S2: ≤ 15 CPU-µs per record in the bridge process": True,
+        "S2: ≥ 20x the sequential baseline's records/s": True,
+    }
+    results[0] = result("S2", "bridge", records_in_window=10_000, cpu_s_in_window=0.2)
+    met = {t.name: t.met for t in targets(results, all_scenarios())}
+    assert set(met.values()) == {False}
+
+
+def test_s3_compares_peak_memory_of_the_large_backlog_to_the_small_one() -> None:
+    small = result("S3/20000", "bridge", records=20_000, peak_rss_bytes=200_000_000)
+    large = result("S3/200000", "bridge", records=200_000, peak_rss_bytes=215_000_000)
+    verdicts = targets([small, large], all_scenarios())
+    assert [t.met for t in verdicts] == [True, True]
+    assert verdicts[1].evidence == "+7.5%"
+    larger = result("S3/200000", "bridge", records=200_000, peak_rss_bytes=260_000_000)
+    assert [t.met for t in targets([small, larger], all_scenarios())] == [False, False]
+
+
+def test_s4_needs_no_loss_and_throttles_that_fall() -> None:
+    falling = [0, 9, 6, 4, 3, 2, 1, 0, 1, 0, 0, 1, 0, 0]
+    results = [
+        result("S4", "bridge", throttles=27, throttles_per_s=falling, outcomes={"ok": 200}),
+        result("S4", "fire-and-forget", lost=1_500),
+    ]
+    verdicts = targets(results, all_scenarios())
+    assert [t.met for t in verdicts] == [True, True]
+    assert "fire-and-forget lost 1,500" in verdicts[0].evidence
+    steady = [0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3]
+    results[0] = result("S4", "bridge", lost=2, throttles=30, throttles_per_s=steady)
+    assert [t.met for t in targets(results, all_scenarios())] == [False, False]
+
+
+def test_throttle_rates_compare_the_first_seconds_after_the_first_throttle_to_the_rest() -> None:
+    run = result("S4", "bridge", throttles_per_s=[0, 0, 10, 5, 5, 0, 0, 2, 0, 0, 0])
+    assert throttle_rates(run) == (4.0, 0.5)
+    assert throttle_rates(result("S4", "bridge", throttles_per_s=[0, 0])) is None
+
+
+def test_the_table_has_a_row_per_run_with_ratios_in_its_notes() -> None:
+    results = [
+        result("S1", "bridge", records_in_window=38_000),
+        result("S1", "sequential", records_in_window=95, drained=False, window_s=15.0),
+    ]
+    lines = table(results, all_scenarios()).splitlines()
+    assert len(lines) == 4
+    assert all(line.startswith("| ") and line.endswith(" |") for line in lines)
+    assert len({len(line) for line in lines}) == 1  # aligned columns
+    assert "95% of bound 4,000/s" in lines[2]
+    assert "bridge does 600.0x" in lines[3]
+    assert "95 of 10,000 in 15 s" in lines[3]
+
+
+def test_the_report_names_the_machine_and_marks_each_target() -> None:
+    text = render([result("S1", "bridge", records_in_window=20_000)], all_scenarios(), ABOUT)
+    first = "kafka-to-lambda benchmarks, 2026-11-28T10:00:00+00:00, commit abc1234"
+    assert text.splitlines()[0] == first
+    assert "AMD EPYC (2 cores, virtual machine)" in text
+    assert "[MISSED] S1" in text
+
+
+def test_the_json_holds_the_machine_settings_and_every_number(tmp_path: Path) -> None:
+    results = [result("S1", "bridge", records_in_window=38_000)]
+    chosen = all_scenarios()
+    payload = document(results, chosen, ABOUT, "the table")
+    path = write_json(tmp_path, ABOUT, payload)
+    assert path.name == "2026-11-28-abc1234.json"
+    assert list(tmp_path.iterdir()) == [path]
+    partial = write_json(tmp_path, ABOUT, payload, complete=False)
+    assert partial.name == "2026-11-28-abc1234-partial.tmp"  # git ignores *.tmp there
+    kept = json.loads(path.read_text())
+    assert kept["machine"]["cpu_model"] == "AMD EPYC"
+    s1 = next(s for s in kept["scenarios"] if s["name"] == "S1")
+    assert s1["bound_records_per_s"] == 4000
+    assert s1["bridge_settings"] == {"BATCH_SIZE": "10", "MAX_IN_FLIGHT_PER_PARTITION": "2"}
+    assert kept["results"][0]["records_per_s"] == 3800
+    assert kept["targets"][0]["met"] is True

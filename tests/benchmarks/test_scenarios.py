@@ -1,0 +1,33 @@
+"""The scenarios: the bridge's effective settings and the bound they give."""
+
+from __future__ import annotations
+
+from benchmarks.scenarios import QUICK, Sizes, scenarios, with_records
+
+
+def test_bounds_come_from_the_bridges_own_defaults_and_the_scenarios_settings() -> None:
+    made = {s.name: s for s in scenarios(("S1", "S2", "S3", "S4"), Sizes())}
+    assert made["S1"].bound_records_per_s() == 20 * 2 * 10 / 0.1
+    assert made["S2"].bound_records_per_s() == 20 * 2 * 500 / 0.005
+    assert made["S3/1000000"].bound_records_per_s() == 20 * 2 * 100 / 1.0
+    # 40 in flight, but the function takes 10 at once
+    assert made["S4"].bound_records_per_s() == 10 * 100 / 1.0
+    assert made["S4"].bridge().max_in_flight_total == 40
+
+
+def test_every_contender_runs_s1_and_s2_and_s3_is_the_bridge_at_two_backlogs() -> None:
+    made = scenarios(("S1", "S2", "S3", "S4"), QUICK, uvloop=True)
+    names = [(s.name, s.contenders) for s in made]
+    everyone = ("bridge", "bridge+uvloop", "sequential", "fire-and-forget")
+    assert names == [
+        ("S1", everyone),
+        ("S2", everyone),
+        ("S3/20000", ("bridge",)),
+        ("S3/200000", ("bridge",)),
+        ("S4", ("bridge", "fire-and-forget")),
+    ]
+
+
+def test_records_resize_every_scenario_but_the_backlog_one() -> None:
+    made = [with_records(s, 1234) for s in scenarios(("S1", "S3"), QUICK)]
+    assert [s.records for s in made] == [1234, 20_000, 200_000]

@@ -1,0 +1,39 @@
+"""The records every contender reads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.workload import Workload
+
+
+def test_a_record_is_made_from_its_index_alone() -> None:
+    one, other = Workload(partitions=20), Workload(partitions=20)
+    assert [(one.key(i), one.value(i), one.partition(i)) for i in range(50)] == [
+        (other.key(i), other.value(i), other.partition(i)) for i in range(50)
+    ]
+
+
+def test_values_are_json_of_exactly_the_record_size() -> None:
+    workload = Workload(partitions=4, record_bytes=1024)
+    for index in (0, 7, 123_456_789):
+        value = workload.value(index)
+        assert len(value) == 1024
+        assert json.loads(value)["seq"] == index
+
+
+def test_a_key_always_lands_in_the_same_partition() -> None:
+    workload = Workload(partitions=20, keys=30)
+    placed: dict[bytes, set[int]] = {}
+    for index in range(300):
+        placed.setdefault(workload.key(index), set()).add(workload.partition(index))
+    assert len(placed) == 30
+    assert all(len(partitions) == 1 for partitions in placed.values())
+    assert {workload.partition(i) for i in range(300)} == set(range(20))
+
+
+def test_a_record_too_small_for_its_json_is_refused() -> None:
+    with pytest.raises(ValueError, match="record_bytes must be at least"):
+        Workload(partitions=1, record_bytes=10)
