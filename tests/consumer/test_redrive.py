@@ -132,6 +132,9 @@ async def test_redriving_to_a_still_broken_function_keeps_the_dead_letters(
     assert len(await dead_letters_in(moto_server, s3_bucket, "dead/")) == 3
 
 
+# Redrive reads a dead-letter topic up to its end offsets, which Tansu reports short of the
+# last batch: this needs the Apache broker's exact ones.
+@pytest.mark.apache_kafka
 async def test_redriving_a_kafka_dead_letter_topic_commits_past_what_it_delivered(
     kafka: KafkaUnderTest, local_lambda: LocalLambda, topic_name: str
 ) -> None:
