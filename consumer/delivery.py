@@ -184,17 +184,17 @@ class Delivery:
         max_age_s = self._settings.max_record_age_seconds
         assert max_age_s is not None
         oldest_allowed_ms = (time.time() - max_age_s) * 1000
-        expired = [i for i in todo if batch.records[i].timestamp < oldest_allowed_ms]
+        expired = {i for i in todo if batch.records[i].timestamp < oldest_allowed_ms}
         if expired:
             await self._give_up(
                 batch,
-                expired,
+                sorted(expired),
                 "RecordTooOld",
                 f"not delivered within MAX_RECORD_AGE_SECONDS={max_age_s} of being written",
                 invocations,
                 first_attempt_at,
             )
-        return [i for i in todo if i not in set(expired)]
+        return [i for i in todo if i not in expired]
 
     async def _give_up(
         self,

@@ -33,6 +33,7 @@ from tests.support.poison import (
     carries_poison,
     dead_letters_in,
     records_with_poison,
+    s3_environment,
 )
 
 pytestmark = pytest.mark.usefixtures("aws_test_credentials")
@@ -43,26 +44,6 @@ def end_offsets(produced: list[Produced]) -> dict[int, int]:
     for p in produced:
         ends[p.partition] = max(ends.get(p.partition, 0), p.offset + 1)
     return ends
-
-
-def s3_environment(
-    kafka: KafkaUnderTest,
-    local_lambda: LocalLambda,
-    moto: MotoServer,
-    bucket: str,
-    topic: str,
-    group: str,
-    **overrides: Any,
-) -> dict[str, str]:
-    return bridge_environment(
-        kafka,
-        local_lambda.url,
-        topic,
-        group,
-        dlq=f"s3://{bucket}/dead/",
-        s3_endpoint_url=moto.endpoint_url,
-        **overrides,
-    )
 
 
 async def test_a_poison_record_among_ten_thousand_goes_to_s3_and_everything_else_flows(

@@ -23,7 +23,13 @@ from tests.support.bridge_harness import (
 from tests.support.kafka_fixtures import KafkaUnderTest
 from tests.support.kafka_records import TestRecord
 from tests.support.moto_fixtures import MotoServer
-from tests.support.poison import FAST_RETRIES, POISON, carries_poison, dead_letters_in
+from tests.support.poison import (
+    FAST_RETRIES,
+    POISON,
+    carries_poison,
+    dead_letters_in,
+    s3_environment,
+)
 
 pytestmark = pytest.mark.usefixtures("aws_test_credentials")
 
@@ -73,13 +79,13 @@ async def test_redriving_s3_dead_letters_to_a_fixed_function_delivers_them_once(
     s3_bucket: str,
     topic_name: str,
 ) -> None:
-    env = bridge_environment(
+    env = s3_environment(
         kafka,
-        local_lambda.url,
+        local_lambda,
+        moto_server,
+        s3_bucket,
         topic_name,
         f"g-{uuid.uuid4().hex}",
-        dlq=f"s3://{s3_bucket}/dead/",
-        s3_endpoint_url=moto_server.endpoint_url,
         **FAST_RETRIES,
     )
     await dead_letter_three_poisons(kafka, local_lambda, topic_name, env)
@@ -115,13 +121,13 @@ async def test_redriving_to_a_still_broken_function_keeps_the_dead_letters(
     s3_bucket: str,
     topic_name: str,
 ) -> None:
-    env = bridge_environment(
+    env = s3_environment(
         kafka,
-        local_lambda.url,
+        local_lambda,
+        moto_server,
+        s3_bucket,
         topic_name,
         f"g-{uuid.uuid4().hex}",
-        dlq=f"s3://{s3_bucket}/dead/",
-        s3_endpoint_url=moto_server.endpoint_url,
         **FAST_RETRIES,
     )
     await dead_letter_three_poisons(kafka, local_lambda, topic_name, env)

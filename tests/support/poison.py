@@ -8,7 +8,9 @@ from typing import Any
 
 import aioboto3
 
-from tests.support.kafka_records import TestRecord
+from consumer.local import LocalLambda
+from tests.support.bridge_harness import bridge_environment
+from tests.support.kafka_records import KafkaTestClient, TestRecord
 from tests.support.moto_fixtures import MotoServer
 
 POISON = b'{"variant": "poison"}'
@@ -38,3 +40,24 @@ async def dead_letters_in(moto: MotoServer, bucket: str, prefix: str) -> list[di
             body = await (await s3.get_object(Bucket=bucket, Key=item["Key"]))["Body"].read()
             documents.append({"key": item["Key"], **json.loads(body)})
     return documents
+
+
+def s3_environment(
+    kafka: KafkaTestClient,
+    local_lambda: LocalLambda,
+    moto: MotoServer,
+    bucket: str,
+    topic: str,
+    group: str,
+    **overrides: Any,
+) -> dict[str, str]:
+    """The bridge's environment with dead letters to `s3://<bucket>/dead/` on moto."""
+    return bridge_environment(
+        kafka,
+        local_lambda.url,
+        topic,
+        group,
+        dlq=f"s3://{bucket}/dead/",
+        s3_endpoint_url=moto.endpoint_url,
+        **overrides,
+    )
