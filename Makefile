@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint local kafka-jars bench
+.PHONY: test lint local kafka-jars bench generated
 
 test: lint kafka-jars
 	$(BIN)/pytest
@@ -15,6 +15,13 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Rewrites what is generated from the settings declarations (consumer/settings.py,
+# infra/settings.py): Pulumi.yaml's config block and the README's two settings tables.
+generated: $(INSTALLED)
+	$(BIN)/python -m tests.support.project_config
+	$(BIN)/python -m tests.support.settings_table
+	$(BIN)/python -m tests.support.stack_config_table
 
 # The Apache Kafka broker jars, from Maven Central once, then from .cache/kafka offline.
 kafka-jars: $(INSTALLED)

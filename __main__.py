@@ -11,7 +11,7 @@ pulumi.export("image", bridge.image_ref)
 pulumi.export("clusterName", bridge.cluster_name)
 pulumi.export("serviceName", bridge.service_name)
 pulumi.export("logGroupName", bridge.log_group_name)
-pulumi.export("passwordParameterName", bridge.password_parameter_name)
+pulumi.export("secretParameterNames", bridge.secret_parameter_names)
 pulumi.export("deadLetters", bridge.dead_letters)
 pulumi.export("dashboardName", bridge.dashboard_name)
 if bridge.alarm_topic_arn is not None:

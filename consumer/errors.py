@@ -6,6 +6,9 @@ is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class BridgeError(Exception):
     """An expected failure with a message a person can act on."""
@@ -14,9 +17,16 @@ class BridgeError(Exception):
 
 
 class ConfigurationError(BridgeError):
-    """A setting is missing or invalid; the message names the environment variable."""
+    """A setting is missing or invalid; the message names the environment variable.
+
+    `problems` (consumer.declarations.SettingProblem), when the settings model found them:
+    the same findings, for a caller that names settings its own way (the Pulumi program)."""
 
     exit_code = 2
+
+    def __init__(self, message: str, problems: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
 
 
 class KafkaStartupError(BridgeError):

@@ -1,14 +1,17 @@
-"""Every setting of the bridge: one typed object read from the environment.
+"""Every setting of the bridge, each declared once: one typed object read from the environment.
 
-The environment variable of a field is its name in upper case. The README's settings
-table is checked against this class (tests/consumer/test_settings.py), so this file is
-the one place that knows each variable, its default and its meaning.
+A field is declared with `setting(...)` (consumer/declarations.py): its variable is its name
+upper-cased; with it stand its type, default, range or choices, one-line doc, and its stack
+key for the Pulumi program. The README's tables and `Pulumi.yaml`'s bridge keys are generated
+from these declarations, and the Pulumi program validates a stack with this very class, so
+this file is the one place that knows each setting. Rules across settings are the model
+validator's, and only there.
+
+Imports: pydantic and the standard library only (the Pulumi program loads this module).
 """
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import json
 import os
 from collections.abc import Mapping
@@ -16,21 +19,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from aiokafka import AIOKafkaConsumer
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
-    Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from consumer.declarations import SettingProblem, SettingRuleError, declarations, problems, setting
 from consumer.errors import ConfigurationError
 from consumer.health import DEFAULT_HEALTH_FILE
+from consumer.kafka_arguments import check_kafka_properties
 from consumer.limits import LAMBDA_EVENT_MAX_BYTES, LAMBDA_REQUEST_RESPONSE_MAX_BYTES
 from consumer.metrics import DEFAULT_NAMESPACE
 from consumer.ordering import Ordering
@@ -64,59 +68,26 @@ class InvocationType(StrEnum):
     EVENT = "Event"
 
 
-# aiokafka consumer arguments the bridge sets itself, and the setting to use instead.
-_OWNED_KAFKA_ARGUMENTS = {
-    "topics": "KAFKA_TOPIC",
-    "bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
-    "group_id": "KAFKA_GROUP_ID",
-    "security_protocol": "KAFKA_SECURITY_PROTOCOL",
-    "sasl_mechanism": "KAFKA_SASL_MECHANISM",
-    "sasl_plain_username": "KAFKA_USERNAME",
-    "sasl_plain_password": "KAFKA_PASSWORD",
-    "ssl_context": "KAFKA_SSL_CA_FILE",
-    "auto_offset_reset": "KAFKA_STARTING_POSITION",
-    "enable_auto_commit": "nothing: the bridge commits only what was delivered",
-    "auto_commit_interval_ms": "COMMIT_INTERVAL_MS",
-    "key_deserializer": "nothing: records reach the function as bytes",
-    "value_deserializer": "nothing: records reach the function as bytes",
-    "loop": "nothing",
-    "api_version": "nothing: it is negotiated",
-    "partition_assignment_strategy": "nothing: not settable from JSON",
-    "sasl_oauth_token_provider": "nothing: not settable from JSON",
-}
-_KAFKA_ARGUMENT_TYPES: dict[str, type] = {
-    name: type(parameter.default)
-    for name, parameter in inspect.signature(AIOKafkaConsumer.__init__).parameters.items()
-    if name != "self" and name not in _OWNED_KAFKA_ARGUMENTS
-}
-# Optional aiokafka arguments default to None; these are their types.
-_KAFKA_ARGUMENT_TYPES.update(
-    group_instance_id=str,
-    rebalance_timeout_ms=int,
-    max_poll_records=int,
-    client_rack=str,
-    sasl_kerberos_domain_name=str,
-)
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
 
 
-def _check_kafka_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
-    checked = {}
-    for name, value in properties.items():
-        if name in _OWNED_KAFKA_ARGUMENTS:
-            raise ValueError(f"{name!r} is set by the bridge; set {_OWNED_KAFKA_ARGUMENTS[name]}")
-        expected = _KAFKA_ARGUMENT_TYPES.get(name)
-        if expected is None:
-            close = difflib.get_close_matches(name, _KAFKA_ARGUMENT_TYPES, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(
-                f"unknown aiokafka consumer setting {name!r}{hint}; known: "
-                + ", ".join(sorted(_KAFKA_ARGUMENT_TYPES))
-            )
-        # JSON has no int/bool confusion to forgive: True is not a number of milliseconds.
-        if type(value) is not expected:
-            raise ValueError(f"{name!r} must be a {expected.__name__}, not {value!r}")
-        checked[name] = value
-    return checked
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
+
+
+def broker_addresses(servers: str) -> list[tuple[str, int]]:
+    """`host:port,host:port` → [(host, port), …]; ValueError names an entry that is not one."""
+    addresses = []
+    for server in (part.strip() for part in servers.split(",") if part.strip()):
+        host, _, port = server.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{server!r} is not host:port")
+        addresses.append((host, int(port)))
+    if not addresses:
+        raise ValueError("name at least one host:port")
+    return addresses
 
 
 class BridgeSettings(BaseModel):
@@ -125,166 +96,252 @@ class BridgeSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Kafka
-    kafka_bootstrap_servers: str = Field(description="Comma-separated `host:port` list.")
-    kafka_topic: list[str] = Field(
-        description="Topic to deliver; several may be given, comma-separated."
+    kafka_bootstrap_servers: NonBlank = setting(
+        doc="Comma-separated `host:port` list.",
+        stack="bootstrapServers",
+        example="<host:port>[,<host:port>…]",
     )
-    kafka_group_id: str = Field(
-        description="Consumer group. With ACLs (Confluent Cloud) it must be the group allowed."
+    kafka_topic: list[str] = setting(
+        doc="Topic to deliver; several may be given, comma-separated.",
+        stack="topic",
+        stack_type="string",
+        example="<topic>",
     )
-    kafka_security_protocol: SecurityProtocol = Field(
-        SecurityProtocol.PLAINTEXT, description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    kafka_group_id: NonBlank = setting(
+        doc="Consumer group. With ACLs (Confluent Cloud) it must be the group allowed.",
+        stack="groupId",
+        example="<group>",
     )
-    kafka_sasl_mechanism: SaslMechanism = Field(
-        SaslMechanism.PLAIN, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."
+    kafka_security_protocol: SecurityProtocol = setting(
+        SecurityProtocol.PLAINTEXT,
+        doc="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+        stack="securityProtocol",
+        stack_default=SecurityProtocol.SASL_SSL.value,  # Confluent Cloud and MSK speak TLS
     )
-    kafka_username: str | None = Field(None, description="SASL user name (API key).")
-    kafka_password: SecretStr | None = Field(
-        None, description="SASL password (API secret). Never logged."
+    kafka_sasl_mechanism: SaslMechanism = setting(
+        SaslMechanism.PLAIN,
+        doc="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.",
+        stack="saslMechanism",
     )
-    kafka_ssl_ca_file: Path | None = Field(
-        None, description="PEM file of CAs to trust instead of the system's."
+    kafka_username: str | None = setting(
+        None,
+        doc="SASL user name (API key); required with a SASL_* security protocol.",
+        stack="username",
+        example="<SASL user name or API key>",
     )
-    kafka_starting_position: str = Field(
+    kafka_password: SecretStr | None = setting(
+        None,
+        doc="SASL password (API secret). Never logged.",
+        stack="kafkaPassword",
+        stack_required=True,
+    )
+    kafka_ssl_ca_file: Path | None = setting(
+        None,
+        doc="PEM file of CAs to trust instead of the system's.",
+    )
+    kafka_starting_position: str = setting(
         "earliest",
-        description=(
+        doc=(
             "Where a group with no committed offset starts: `earliest`, `latest`, or an "
             "ISO-8601 timestamp."
         ),
+        stack="startingPosition",
     )
-    kafka_properties: dict[str, Any] = Field(
+    kafka_properties: dict[str, Any] = setting(
         default_factory=dict,
-        description=(
+        doc=(
             'JSON map of extra aiokafka consumer settings, e.g. `{"fetch_min_bytes": 100000}`;'
             " unknown names are rejected."
         ),
+        stack="kafkaProperties",
+        example="""'{"fetch_min_bytes": 100000}'""",
     )
-    kafka_connect_timeout_seconds: float = Field(
-        30.0, gt=0, description="How long start-up waits for the brokers to answer."
+    kafka_connect_timeout_seconds: float = setting(
+        30.0,
+        gt=0,
+        doc="How long start-up waits for the brokers to answer.",
+        stack="kafkaConnectTimeoutSeconds",
     )
 
     # Lambda
-    lambda_function_name: str = Field(description="Function name or ARN (with `:qualifier`).")
-    lambda_qualifier: str | None = Field(None, description="Version or alias to invoke.")
-    aws_region: str | None = Field(
-        None, description="Region of the function (ECS sets it). Default: the SDK's."
+    lambda_function_name: NonBlank = setting(
+        doc="Function name or ARN (with `:qualifier`).",
+        stack="lambdaFunctionName",
+        example="<function name or ARN>",
     )
-    lambda_endpoint_url: str | None = Field(
-        None, description="Lambda API endpoint, for local runs and tests."
+    lambda_qualifier: str | None = setting(
+        None, doc="Version or alias to invoke.", stack="lambdaQualifier"
     )
-    lambda_invocation_type: InvocationType = Field(
+    aws_region: str | None = setting(
+        None, doc="Region of the function (ECS sets it). Default: the SDK's."
+    )
+    lambda_endpoint_url: str | None = setting(
+        None, doc="Lambda API endpoint, for local runs and tests."
+    )
+    lambda_invocation_type: InvocationType = setting(
         InvocationType.REQUEST_RESPONSE,
-        description="`RequestResponse` (waits, retries errors) or `Event` (fire and forget).",
+        doc="`RequestResponse` (waits, retries errors) or `Event` (fire and forget).",
+        stack="lambdaInvocationType",
     )
-    lambda_read_timeout_seconds: float = Field(
+    lambda_read_timeout_seconds: float = setting(
         910.0,
         ge=1,
         le=1000,
-        description="Wait for a response; must exceed the function's own timeout (≤ 900 s).",
+        doc="Wait for a response; must exceed the function's own timeout (≤ 900 s).",
+        stack="lambdaReadTimeoutSeconds",
     )
 
     # Delivery
-    payload_format: PayloadFormat = Field(
+    payload_format: PayloadFormat = setting(
         PayloadFormat.NATIVE,
-        description="`native` (Lambda's Kafka event), `legacy` (replaced bridge) or `value`.",
+        doc="`native` (Lambda's Kafka event), `legacy` (replaced bridge) or `value`.",
+        stack="payloadFormat",
     )
-    ordering: Ordering = Field(
-        Ordering.key, description="`key`, `partition` (strict, one batch at a time) or `none`."
+    ordering: Ordering = setting(
+        Ordering.key,
+        doc="`key`, `partition` (strict, one batch at a time) or `none`.",
+        stack="ordering",
     )
-    max_in_flight_per_partition: int = Field(
-        2, ge=1, le=1000, description="Invocations in flight per partition."
+    max_in_flight_per_partition: int = setting(
+        2,
+        ge=1,
+        le=1000,
+        doc="Invocations in flight per partition.",
+        stack="maxInFlightPerPartition",
     )
-    max_in_flight_total: int = Field(
-        100, ge=1, le=10_000, description="Invocations in flight over all partitions."
+    max_in_flight_total: int = setting(
+        100,
+        ge=1,
+        le=10_000,
+        doc="Invocations in flight over all partitions.",
+        stack="maxInFlightTotal",
     )
-    batch_size: int = Field(100, ge=1, le=10_000, description="Records per invocation, at most.")
-    batch_max_bytes: int | None = Field(
+    batch_size: int = setting(
+        100, ge=1, le=10_000, doc="Records per invocation, at most.", stack="batchSize"
+    )
+    batch_max_bytes: int | None = setting(
         None,
         ge=1024,
-        description="Payload bytes per invocation, at most. Default: Lambda's request limit.",
+        doc="Payload bytes per invocation, at most. Default: Lambda's request limit.",
+        stack="batchMaxBytes",
     )
-    batch_window_ms: int = Field(
-        0, ge=0, le=300_000, description="How long to wait to fill a batch (0: never wait)."
+    batch_window_ms: int = setting(
+        0,
+        ge=0,
+        le=300_000,
+        doc="How long to wait to fill a batch (0: never wait).",
+        stack="batchWindowMs",
     )
-    commit_interval_ms: int = Field(
-        1000, ge=10, le=600_000, description="How often delivered offsets are committed."
+    commit_interval_ms: int = setting(
+        1000,
+        ge=10,
+        le=600_000,
+        doc="How often delivered offsets are committed.",
+        stack="commitIntervalMs",
     )
-    max_buffered_records_per_partition: int = Field(
-        1000, ge=1, description="Fetched records held per partition before fetching pauses."
+    max_buffered_records_per_partition: int = setting(
+        1000,
+        ge=1,
+        doc="Fetched records held per partition before fetching pauses.",
+        stack="maxBufferedRecordsPerPartition",
     )
-    max_buffered_bytes_per_partition: int = Field(
+    max_buffered_bytes_per_partition: int = setting(
         4 * 1024 * 1024,
         ge=1024,
-        description="Fetched bytes held per partition before fetching pauses.",
+        doc="Fetched bytes held per partition before fetching pauses.",
+        stack="maxBufferedBytesPerPartition",
     )
-    max_retries: int = Field(
-        3, ge=0, le=1000, description="Retries of a batch the function failed."
+    max_retries: int = setting(
+        3, ge=0, le=1000, doc="Retries of a batch the function failed.", stack="maxRetries"
     )
-    retry_backoff_base_ms: int = Field(
-        100, ge=1, description="First retry delay (doubles each time, full jitter)."
+    retry_backoff_base_ms: int = setting(
+        100,
+        ge=1,
+        doc="First retry delay (doubles each time, full jitter).",
+        stack="retryBackoffBaseMs",
     )
-    retry_backoff_max_ms: int = Field(20_000, ge=1, description="Longest retry delay.")
-    shutdown_timeout_seconds: float = Field(
-        30.0, ge=0, le=110, description="Drain time on SIGTERM before the bridge gives up."
+    retry_backoff_max_ms: int = setting(
+        20_000, ge=1, doc="Longest retry delay.", stack="retryBackoffMaxMs"
     )
-    revoke_timeout_ms: int = Field(
+    shutdown_timeout_seconds: float = setting(
+        30.0,
+        ge=0,
+        le=110,
+        doc=(
+            "Drain time on SIGTERM before the bridge gives up (on ECS the task's stop timeout "
+            "is 10 s above it)."
+        ),
+        stack="shutdownTimeoutSeconds",
+    )
+    revoke_timeout_ms: int = setting(
         10_000,
         ge=0,
-        description=(
+        doc=(
             "Drain time for revoked partitions during a rebalance; below the rebalance timeout "
             "(60 s unless `rebalance_timeout_ms` is in KAFKA_PROPERTIES)."
         ),
+        stack="revokeTimeoutMs",
     )
 
     # Failures
-    dlq: str | None = Field(
+    dlq: str | None = setting(
         None,
-        description=(
+        doc=(
             "Dead letters: `s3://bucket/prefix`, `kafka://topic` (same cluster and "
             "credentials) or `file://directory` (local runs; `file:///abs` or `file://rel`). "
             "Unset: records the function keeps failing stall their partition."
         ),
+        stack="dlq",
+        stack_doc=(
+            "An existing dead-letter destination, s3://<bucket>/<prefix> or kafka://<topic>. "
+            "Empty: the stack creates a bucket and uses s3://<bucket>/<dlqPrefix>."
+        ),
+        example="s3://<bucket>/<prefix>/",
     )
-    on_failure: OnFailure | None = Field(
+    on_failure: OnFailure | None = setting(
         None,
-        description=(
+        doc=(
             "`dlq` (default when DLQ is set) or `stall` (keep retrying; nothing passes the record)."
         ),
+        stack="onFailure",
+        stack_default=OnFailure.DLQ.value,  # a stack always has a dead-letter destination
     )
-    bisect_on_error: bool = Field(
+    bisect_on_error: bool = setting(
         True,
-        description="Split a failing batch in halves to find the failing records.",
+        doc="Split a failing batch in halves to find the failing records.",
+        stack="bisectOnError",
     )
-    max_record_age_seconds: int | None = Field(
+    max_record_age_seconds: int | None = setting(
         None,
         ge=1,
-        description="Dead-letter a record still undelivered this long after it was written.",
+        doc="Dead-letter a record still undelivered this long after it was written.",
+        stack="maxRecordAgeSeconds",
     )
-    s3_endpoint_url: str | None = Field(
-        None, description="S3 API endpoint for the dead letters, for local runs and tests."
+    s3_endpoint_url: str | None = setting(
+        None, doc="S3 API endpoint for the dead letters, for local runs and tests."
     )
-    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
-    health_file: Path = Field(
+    log_level: str = setting("INFO", doc="DEBUG, INFO, WARNING or ERROR.", stack="logLevel")
+    health_file: Path = setting(
         Path(DEFAULT_HEALTH_FILE),
-        description="Heartbeat file `python -m consumer.health` reads (must be writable).",
+        doc="Heartbeat file `python -m consumer.health` reads (must be writable).",
     )
-    health_interval_seconds: float = Field(
-        5.0, gt=0, le=60, description="How often the heartbeat is written."
+    health_interval_seconds: float = setting(
+        5.0, gt=0, le=60, doc="How often the heartbeat is written."
     )
-    stall_alarm_seconds: float = Field(
+    stall_alarm_seconds: float = setting(
         300.0,
         gt=0,
-        description=(
+        doc=(
             "Unhealthy when nothing was delivered this long while there is lag and nothing "
             "is in flight."
         ),
     )
-    metrics_interval_seconds: float = Field(
-        60.0, gt=0, le=3600, description="How often a metrics (EMF) line is written to stdout."
+    metrics_interval_seconds: float = setting(
+        60.0, gt=0, le=3600, doc="How often a metrics (EMF) line is written to stdout."
     )
-    metrics_namespace: str = Field(DEFAULT_NAMESPACE, description="CloudWatch namespace.")
-    metrics_service: str = Field(
-        "kafka-to-lambda", description="The `Service` dimension of every metric."
+    metrics_namespace: str = setting(DEFAULT_NAMESPACE, doc="CloudWatch namespace.")
+    metrics_service: str = setting(
+        "kafka-to-lambda", doc="The `Service` dimension of every metric."
     )
 
     @field_validator("kafka_topic", mode="before")
@@ -306,7 +363,7 @@ class BridgeSettings(BaseModel):
                 raise ValueError(f"not JSON: {bad}") from None
         if not isinstance(value, dict):
             raise ValueError("must be a JSON object of aiokafka setting names to values")
-        return _check_kafka_properties(value)
+        return check_kafka_properties(value)
 
     @field_validator("kafka_starting_position")
     @classmethod
@@ -330,42 +387,61 @@ class BridgeSettings(BaseModel):
             raise ValueError("use DEBUG, INFO, WARNING or ERROR")
         return value.upper()
 
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _check_brokers(cls, value: str) -> str:
+        broker_addresses(value)
+        return value
+
     @model_validator(mode="after")
     def _check_combinations(self) -> BridgeSettings:
+        """The rules across settings, all of them: each names the setting to change."""
         sasl = self.kafka_security_protocol.startswith("SASL_")
         if sasl and (not self.kafka_username or self.kafka_password is None):
-            raise ValueError(
+            raise SettingRuleError(
+                "kafka_username" if not self.kafka_username else "kafka_password",
                 f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs KAFKA_USERNAME "
-                "and KAFKA_PASSWORD"
+                "and KAFKA_PASSWORD",
             )
         if self.kafka_ssl_ca_file is not None and not self.kafka_ssl_ca_file.is_file():
-            raise ValueError(f"KAFKA_SSL_CA_FILE: no file at {self.kafka_ssl_ca_file}")
+            raise SettingRuleError(
+                "kafka_ssl_ca_file", f"KAFKA_SSL_CA_FILE: no file at {self.kafka_ssl_ca_file}"
+            )
         if self.dlq is not None:
-            parse_dlq(self.dlq)  # raises ValueError naming the accepted forms
+            try:
+                parse_dlq(self.dlq)
+            except ValueError as bad:
+                raise SettingRuleError("dlq", str(bad)) from None
         if self.on_failure is OnFailure.DLQ and self.dlq is None:
-            raise ValueError(
-                "ON_FAILURE=dlq needs DLQ (s3://bucket/prefix, kafka://topic or file://dir)"
+            raise SettingRuleError(
+                "dlq", "ON_FAILURE=dlq needs DLQ (s3://bucket/prefix, kafka://topic or file://dir)"
             )
         if self.max_record_age_seconds is not None and self.failure_mode is not OnFailure.DLQ:
-            raise ValueError(
+            raise SettingRuleError(
+                "max_record_age_seconds",
                 "MAX_RECORD_AGE_SECONDS needs DLQ (and ON_FAILURE=dlq): an expired record "
-                "must go somewhere"
+                "must go somewhere",
             )
         limit = self.invocation_limit_bytes
         if self.batch_max_bytes is not None and self.batch_max_bytes > limit:
-            raise ValueError(
+            raise SettingRuleError(
+                "batch_max_bytes",
                 f"BATCH_MAX_BYTES={self.batch_max_bytes} is over Lambda's {limit}-byte limit "
-                f"for {self.lambda_invocation_type} invocations"
+                f"for {self.lambda_invocation_type} invocations",
             )
         rebalance_ms = self.rebalance_timeout_ms
         if self.revoke_timeout_ms >= rebalance_ms:
-            raise ValueError(
+            raise SettingRuleError(
+                "revoke_timeout_ms",
                 f"REVOKE_TIMEOUT_MS={self.revoke_timeout_ms} must be below the group's rebalance "
                 f"timeout ({rebalance_ms} ms; rebalance_timeout_ms in KAFKA_PROPERTIES), or a "
-                "slow drain would get this consumer thrown out of the group"
+                "slow drain would get this consumer thrown out of the group",
             )
         if self.retry_backoff_max_ms < self.retry_backoff_base_ms:
-            raise ValueError("RETRY_BACKOFF_MAX_MS must be at least RETRY_BACKOFF_BASE_MS")
+            raise SettingRuleError(
+                "retry_backoff_max_ms",
+                "RETRY_BACKOFF_MAX_MS must be at least RETRY_BACKOFF_BASE_MS",
+            )
         return self
 
     @property
@@ -428,30 +504,33 @@ def env_name(field: str) -> str:
     return field.upper()
 
 
+DECLARATIONS = declarations(BridgeSettings)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> BridgeSettings:
-    """Reads the settings, turning every validation problem into one ConfigurationError."""
+    """Reads the settings, turning every validation problem into one ConfigurationError
+    (its `problems` list them, for callers that word them their own way)."""
     source = os.environ if environ is None else environ
     values = {
-        name: source[env_name(name)]
-        for name in BridgeSettings.model_fields
-        if env_name(name) in source
+        declaration.field: source[declaration.env]
+        for declaration in DECLARATIONS
+        if declaration.env in source
     }
     try:
         return BridgeSettings.model_validate(values)
     except ValidationError as invalid:
-        raise ConfigurationError(_describe(invalid)) from None
+        found = list(problems(invalid))
+        raise ConfigurationError(_describe(found), found) from None
 
 
-def _describe(invalid: ValidationError) -> str:
-    problems = []
-    for error in invalid.errors(include_input=False, include_url=False):
-        field = str(error["loc"][0]) if error["loc"] else ""
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            description = BridgeSettings.model_fields[field].description or ""
-            problems.append(f"{env_name(field)} is required: {description}")
-        elif field:
-            problems.append(f"{env_name(field)}: {message}")
+def _describe(found: list[SettingProblem]) -> str:
+    docs = {declaration.field: declaration.doc for declaration in DECLARATIONS}
+    lines = []
+    for problem in found:
+        if problem.kind == "missing":
+            lines.append(f"{env_name(problem.field)} is required: {docs[problem.field]}")
+        elif problem.kind == "invalid":
+            lines.append(f"{env_name(problem.field)}: {problem.message}")
         else:
-            problems.append(message)
-    return "invalid settings: " + "; ".join(problems)
+            lines.append(problem.message)
+    return "invalid settings: " + "; ".join(lines)

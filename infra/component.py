@@ -1,7 +1,8 @@
 """The bridge on ECS Fargate: one ComponentResource owning everything a stack deploys.
 
 Children (all parented here): the image (ECR repository + pushed build, or a prebuilt
-reference), the SSM SecureString holding the Kafka password, the execution and task roles,
+reference), an SSM SecureString per secret setting (the Kafka password), the execution and
+task roles,
 the security group, the log group, the cluster, the task definition, the service, and the
 dead-letter bucket. Later additions (alarms, dashboard, autoscaling) attach to `service`,
 `cluster` and `log_group`, which are kept as attributes for that.
@@ -24,6 +25,7 @@ from infra.iam import ecs_tasks_trust_policy, execution_policy, function_arn, ta
 from infra.image import ContainerImage, built_image, prebuilt_image
 from infra.monitoring import AlarmSettings, Watched, alarms, dashboard
 from infra.network import resolve_network, security_group
+from infra.secrets import SecretParameters
 from infra.settings import PROJECT, StackSettings
 
 COMPONENT_TYPE: Final = f"{PROJECT}:index:Bridge"
@@ -32,14 +34,14 @@ DEFAULT_SSM_KEY: Final = "alias/aws/ssm"
 
 
 class Bridge(pulumi.ComponentResource):
-    """The deployed bridge. Outputs: image, cluster, service, log group, password parameter
-    name, dead-letter location."""
+    """The deployed bridge. Outputs: image, cluster, service, log group, the secrets' parameter
+    names, dead-letter location."""
 
     image_ref: pulumi.Output[str]
     cluster_name: pulumi.Output[str]
     service_name: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
-    password_parameter_name: pulumi.Output[str]
+    secret_parameter_names: pulumi.Output[dict[str, str]]
     dead_letters: pulumi.Output[str]
 
     def __init__(
@@ -55,22 +57,16 @@ class Bridge(pulumi.ComponentResource):
         image = self._image(name, settings, account, tags)
         dead_letters = self._dead_letters(name, settings, tags)
 
-        password = aws.ssm.Parameter(
-            f"{name}-kafka-password",
-            name=f"/{PROJECT}/{pulumi.get_stack()}/kafka-password",
-            description=f"SASL password of {settings.username or 'the bridge'} on the brokers",
-            type="SecureString",
-            value=settings.kafka_password,
-            key_id=settings.kms_key_id,  # None: the account's aws/ssm key
-            tags=tags,
-            opts=child,
+        infra = settings.infra
+        secrets = SecretParameters(
+            name, settings.secrets, kms_key_id=infra.kms_key_id, tags=tags, parent=self
         )
-        password_key = aws.kms.get_key_output(key_id=settings.kms_key_id or DEFAULT_SSM_KEY)
+        secret_key = aws.kms.get_key_output(key_id=infra.kms_key_id or DEFAULT_SSM_KEY)
 
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=f"/ecs/{name}",
-            retention_in_days=settings.log_retention_days,
+            retention_in_days=infra.log_retention_days,
             tags=tags,
             opts=child,
         )
@@ -78,7 +74,7 @@ class Bridge(pulumi.ComponentResource):
         trust = json.dumps(ecs_tasks_trust_policy(account))
         execution_role = aws.iam.Role(
             f"{name}-execution",
-            description="ECS: pull the bridge's image, write its logs, read its Kafka password",
+            description="ECS: pull the bridge's image, write its logs, read its secrets",
             assume_role_policy=trust,
             tags=tags,
             opts=child,
@@ -87,16 +83,16 @@ class Bridge(pulumi.ComponentResource):
             f"{name}-execution",
             role=execution_role.id,
             policy=pulumi.Output.all(
-                password.arn,
-                password_key.arn,
+                secrets.arns,
+                secret_key.arn,
                 self.log_group.arn,
                 image.repository_arn,
             ).apply(
                 lambda arns: json.dumps(
                     execution_policy(
                         account=account,
-                        password_parameter_arn=arns[0],
-                        password_key_arn=arns[1],
+                        secret_parameter_arns=arns[0],
+                        secret_key_arn=arns[1],
                         log_group_arn=arns[2],
                         repository_arn=arns[3],
                     )
@@ -111,7 +107,7 @@ class Bridge(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        invoke_arn = function_arn(settings.lambda_function_name, account)
+        invoke_arn = function_arn(settings.bridge.lambda_function_name, account)
         aws.iam.RolePolicy(
             f"{name}-task",
             role=task_role.id,
@@ -148,22 +144,22 @@ class Bridge(pulumi.ComponentResource):
             family=name,
             requires_compatibilities=["FARGATE"],
             network_mode="awsvpc",
-            cpu=str(settings.cpu),
-            memory=str(settings.memory),
+            cpu=str(infra.cpu),
+            memory=str(infra.memory),
             runtime_platform={
                 "operating_system_family": "LINUX",
-                "cpu_architecture": settings.cpu_architecture,
+                "cpu_architecture": infra.cpu_architecture.value,
             },
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,
             volumes=[{"name": TMP_VOLUME}],  # no host path: the task's ephemeral storage
             container_definitions=pulumi.Output.all(
-                image.ref, dead_letters, password.arn, self.log_group.name
+                image.ref, dead_letters, secrets.by_variable, self.log_group.name
             ).apply(
                 lambda values: container_definitions(
                     image=values[0],
                     environment=container_environment(settings, values[1].uri, name),
-                    password_parameter_arn=values[2],
+                    secrets=values[2],
                     log_group=values[3],
                     region=account.region,
                     stop_timeout_s=settings.stop_timeout_seconds,
@@ -176,19 +172,19 @@ class Bridge(pulumi.ComponentResource):
             f"{name}-service",
             cluster=self.cluster.arn,
             task_definition=task_definition.arn,
-            desired_count=settings.desired_count,
+            desired_count=infra.desired_count,
             launch_type="FARGATE",
             platform_version="LATEST",
             network_configuration={
                 "subnets": list(network.subnet_ids),
                 "security_groups": [group.id],
-                "assign_public_ip": settings.assign_public_ip,
+                "assign_public_ip": infra.assign_public_ip,
             },
             deployment_circuit_breaker={"enable": True, "rollback": True},
-            # Tasks read the password when they start: a new parameter version (a rotated
+            # Tasks read secrets when they start: a new parameter version (a rotated
             # password) restarts them. Other changes to the service redeploy it too.
             force_new_deployment=True,
-            triggers={"passwordVersion": password.version.apply(str)},
+            triggers={"secretVersions": secrets.versions},
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             wait_for_steady_state=True,  # `pulumi up` ends when the tasks run (or rolled back)
@@ -199,28 +195,28 @@ class Bridge(pulumi.ComponentResource):
         watched = Watched(
             region=account.region,
             service=name,
-            topic=settings.topic,
-            group=settings.group_id,
+            topic=",".join(settings.bridge.kafka_topic),
+            group=settings.bridge.kafka_group_id,
             cluster_name=self.cluster.name,
             service_name=self.service.name,
         )
         self.dashboard_name = dashboard(name, watched, parent=self).dashboard_name
         self.alarm_topic_arn: pulumi.Output[str] | None = None
-        if settings.alarms:
+        if infra.alarms:
             alarm_settings = AlarmSettings(
-                email=settings.alarm_email,
-                lag_threshold=settings.lag_alarm_threshold,
-                lag_minutes=settings.lag_alarm_minutes,
-                function_error_rate_percent=settings.function_error_rate_percent,
-                stall_minutes=settings.stall_alarm_minutes,
-                watch_running_tasks=settings.desired_count > 0 or settings.autoscaling,
+                email=infra.alarm_email,
+                lag_threshold=infra.lag_alarm_threshold,
+                lag_minutes=infra.lag_alarm_minutes,
+                function_error_rate_percent=infra.function_error_rate_percent,
+                stall_minutes=infra.stall_alarm_minutes,
+                watch_running_tasks=infra.desired_count > 0 or infra.autoscaling,
             )
             self.alarm_topic_arn = alarms(name, watched, alarm_settings, tags, parent=self).arn
-        if settings.autoscaling:
+        if infra.autoscaling:
             scaling = ScalingSettings(
-                min_tasks=settings.min_tasks,
-                max_tasks=settings.scaling_max_tasks,
-                target_lag_per_task=settings.target_lag_per_task,
+                min_tasks=infra.min_tasks,
+                max_tasks=infra.scaling_max_tasks,
+                target_lag_per_task=infra.target_lag_per_task,
             )
             lag_autoscaling(name, watched, scaling, tags, parent=self)
 
@@ -228,7 +224,7 @@ class Bridge(pulumi.ComponentResource):
         self.cluster_name = self.cluster.name
         self.service_name = self.service.name
         self.log_group_name = self.log_group.name
-        self.password_parameter_name = password.name
+        self.secret_parameter_names = secrets.names
         self.dead_letters = dead_letters.apply(lambda target: target.uri)
         self.register_outputs(
             {
@@ -236,7 +232,7 @@ class Bridge(pulumi.ComponentResource):
                 "clusterName": self.cluster_name,
                 "serviceName": self.service_name,
                 "logGroupName": self.log_group_name,
-                "passwordParameterName": self.password_parameter_name,
+                "secretParameterNames": self.secret_parameter_names,
                 "deadLetters": self.dead_letters,
                 "containerName": CONTAINER_NAME,
                 "dashboardName": self.dashboard_name,
@@ -247,12 +243,12 @@ class Bridge(pulumi.ComponentResource):
     def _image(
         self, name: str, settings: StackSettings, account: Account, tags: dict[str, str]
     ) -> ContainerImage:
-        if settings.image:
-            return prebuilt_image(settings.image, account.partition)
+        if settings.infra.image:
+            return prebuilt_image(settings.infra.image, account.partition)
         return built_image(
             f"{name}-repository",
-            cpu_architecture=settings.cpu_architecture,
-            keep_images=settings.image_retention_count,
+            cpu_architecture=settings.infra.cpu_architecture.value,
+            keep_images=settings.infra.image_retention_count,
             tags=tags,
             parent=self,
         )
@@ -264,9 +260,9 @@ class Bridge(pulumi.ComponentResource):
             return pulumi.Output.from_input(settings.dead_letter_target)
         bucket = DeadLetterBucket(
             f"{name}-dead-letters",
-            prefix=settings.dlq_prefix,
-            retention_days=settings.dlq_retention_days,
-            force_destroy=settings.dlq_force_destroy,
+            prefix=settings.infra.dlq_prefix,
+            retention_days=settings.infra.dlq_retention_days,
+            force_destroy=settings.infra.dlq_force_destroy,
             tags=tags,
             parent=self,
         )

@@ -1,4 +1,4 @@
-"""The task's one container: image, environment, password secret, health check, logs.
+"""The task's one container: image, environment, secrets, health check, logs.
 
 The root filesystem is read-only; the bridge writes its heartbeat under /tmp, so a task
 volume (Fargate ephemeral storage) is mounted there. The health check runs the same command
@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any, Final
-
-from infra.environment import PASSWORD_FIELD, env_name
 
 CONTAINER_NAME: Final = "bridge"
 # The image's non-root user (Dockerfile USER), stated again so the task cannot run as root.
@@ -32,7 +30,7 @@ def container_definitions(
     *,
     image: str,
     environment: Mapping[str, str],
-    password_parameter_arn: str,
+    secrets: Mapping[str, str],
     log_group: str,
     region: str,
     stop_timeout_s: int,
@@ -47,7 +45,11 @@ def container_definitions(
         "environment": [
             {"name": name, "value": value} for name, value in sorted(environment.items())
         ],
-        "secrets": [{"name": env_name(PASSWORD_FIELD), "valueFrom": password_parameter_arn}],
+        # Variable → the SSM parameter ECS reads it from when the task starts.
+        "secrets": [
+            {"name": name, "valueFrom": parameter_arn}
+            for name, parameter_arn in sorted(secrets.items())
+        ],
         "mountPoints": [{"sourceVolume": TMP_VOLUME, "containerPath": TMP_PATH, "readOnly": False}],
         "healthCheck": {"command": ["CMD", *HEALTH_CHECK_COMMAND], **HEALTH_CHECK_TIMINGS_S},
         "stopTimeout": stop_timeout_s,

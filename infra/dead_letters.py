@@ -39,21 +39,6 @@ class KafkaTopic:
 DeadLetterTarget = S3Location | KafkaTopic
 
 
-def parse_dead_letter_target(value: str) -> DeadLetterTarget:
-    """`s3://bucket/prefix` or `kafka://topic`; ValueError says what is wrong."""
-    scheme, separator, rest = value.partition("://")
-    if not separator or scheme not in ("s3", "kafka"):
-        raise ValueError("use s3://<bucket>/<prefix> or kafka://<topic>")
-    if scheme == "kafka":
-        if not rest or "/" in rest:
-            raise ValueError("name one topic: kafka://<topic>")
-        return KafkaTopic(rest)
-    bucket, _, prefix = rest.partition("/")
-    if not bucket:
-        raise ValueError("name the bucket: s3://<bucket>/<prefix>")
-    return S3Location(bucket, normalize_prefix(prefix))
-
-
 def normalize_prefix(prefix: str) -> str:
     """A key prefix as the bridge uses it: a "directory", ending in "/" unless empty."""
     return prefix if not prefix or prefix.endswith("/") else prefix + "/"

@@ -1,7 +1,7 @@
 """The two roles' policy documents, as plain data: least privilege, statement by statement.
 
-- Execution role (ECS pulls the image, writes logs, reads the password for the container):
-  read the one SSM parameter, decrypt with its key only through SSM, pull from the one
+- Execution role (ECS pulls the image, writes logs, reads the secrets for the container):
+  read the stack's secret SSM parameters, decrypt with their key only through SSM, pull from the one
   repository, write log streams of the one log group. `*` only for
   `ecr:GetAuthorizationToken`, which has no resource to name.
 - Task role (the bridge itself): invoke the one function (and its versions and aliases),
@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Final
 
 from infra.account import Account
@@ -73,36 +74,40 @@ def ecs_tasks_trust_policy(account: Account) -> dict[str, Any]:
 def execution_policy(
     *,
     account: Account,
-    password_parameter_arn: str,
-    password_key_arn: str,
+    secret_parameter_arns: Sequence[str],
+    secret_key_arn: str,
     log_group_arn: str,
     repository_arn: str | None,
 ) -> dict[str, Any]:
     """What ECS needs to start the container; `repository_arn` None: not an ECR image."""
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "ReadKafkaPassword",
-            "Effect": "Allow",
-            "Action": "ssm:GetParameters",
-            "Resource": password_parameter_arn,
-        },
-        {
-            "Sid": "DecryptKafkaPassword",
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": password_key_arn,
-            "Condition": {
-                "StringEquals": {"kms:ViaService": f"ssm.{account.region}.amazonaws.com"}
+    statements: list[dict[str, Any]] = []
+    if secret_parameter_arns:
+        statements += [
+            {
+                "Sid": "ReadSecrets",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameters",
+                "Resource": sorted(secret_parameter_arns),
             },
-        },
+            {
+                "Sid": "DecryptSecrets",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": secret_key_arn,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": f"ssm.{account.region}.amazonaws.com"}
+                },
+            },
+        ]
+    statements.append(
         {
             "Sid": "WriteContainerLogs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             # ECS names the streams (prefix/container/task id) when tasks start.
             "Resource": f"{log_group_arn}:log-stream:*",
-        },
-    ]
+        }
+    )
     if repository_arn is not None:
         statements += [
             {

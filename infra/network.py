@@ -29,9 +29,10 @@ class Network:
 
 def resolve_network(settings: StackSettings) -> Network:
     """The configured network; looks up what is not configured (the default VPC last)."""
-    if settings.vpc_id and settings.subnet_ids:
-        return Network(settings.vpc_id, settings.subnet_ids)
-    vpc_id = settings.vpc_id or _default_vpc_id()
+    infra = settings.infra
+    if infra.vpc_id and infra.subnet_ids:
+        return Network(infra.vpc_id, tuple(infra.subnet_ids))
+    vpc_id = infra.vpc_id or _default_vpc_id()
     subnets = aws.ec2.get_subnets(filters=[{"name": "vpc-id", "values": [vpc_id]}]).ids
     if not subnets:
         raise ConfigurationError(

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
+import inspect
 
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from consumer.declarations import declarations
 from consumer.errors import ConfigurationError
+from consumer.kafka_arguments import KAFKA_ARGUMENT_TYPES, OWNED_KAFKA_ARGUMENTS
 from consumer.limits import LAMBDA_EVENT_MAX_BYTES, LAMBDA_REQUEST_RESPONSE_MAX_BYTES
 from consumer.ordering import Ordering
 from consumer.payloads import PayloadFormat
-from consumer.settings import load_settings
+from consumer.settings import BridgeSettings, load_settings
 from tests.support.settings_table import settings_table, table_in_readme
 
 REQUIRED = {
@@ -62,6 +67,13 @@ def test_every_missing_required_setting_is_named_at_once() -> None:
         ({"BATCH_MAX_BYTES": str(7 * 1024 * 1024)}, "over Lambda's 6291456-byte limit"),
         ({"LAMBDA_READ_TIMEOUT_SECONDS": "2000"}, "LAMBDA_READ_TIMEOUT_SECONDS"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL: use DEBUG, INFO, WARNING or ERROR"),
+        (
+            {"KAFKA_BOOTSTRAP_SERVERS": "nohost"},
+            "KAFKA_BOOTSTRAP_SERVERS: 'nohost' is not host:port",
+        ),
+        ({"KAFKA_BOOTSTRAP_SERVERS": "a:1,b:99999"}, "'b:99999' is not host:port"),
+        ({"KAFKA_GROUP_ID": " "}, "KAFKA_GROUP_ID: must not be empty"),
+        ({"LAMBDA_FUNCTION_NAME": ""}, "LAMBDA_FUNCTION_NAME: must not be empty"),
         ({"RETRY_BACKOFF_MAX_MS": "5"}, "RETRY_BACKOFF_MAX_MS must be at least"),
         ({"REVOKE_TIMEOUT_MS": "60000"}, "REVOKE_TIMEOUT_MS=60000 must be below"),
         (
@@ -107,3 +119,50 @@ def test_the_readme_settings_table_is_generated_from_the_settings_class() -> Non
     in_readme = table_in_readme()
     assert in_readme is not None, "README.md has no settings:start/settings:end block"
     assert in_readme == settings_table(), "run: python -m tests.support.settings_table"
+
+
+@pytest.mark.parametrize(
+    ("env", "field"),
+    [
+        ({"BATCH_SIZE": "0"}, "batch_size"),
+        ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "kafka_username"),
+        ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_USERNAME": "u"}, "kafka_password"),
+        (
+            {"ON_FAILURE": "stall", "DLQ": "file://d", "MAX_RECORD_AGE_SECONDS": "5"},
+            "max_record_age_seconds",
+        ),
+        ({"RETRY_BACKOFF_MAX_MS": "5"}, "retry_backoff_max_ms"),
+        ({"DLQ": "http://x"}, "dlq"),
+    ],
+)
+def test_each_problem_names_the_setting_to_change(env: dict[str, str], field: str) -> None:
+    with pytest.raises(ConfigurationError) as failure:
+        load_settings({**REQUIRED, **env})
+    assert [problem.field for problem in failure.value.problems] == [field]
+
+
+def test_every_problem_is_reported_at_once_with_its_setting() -> None:
+    with pytest.raises(ConfigurationError) as failure:
+        load_settings({"BATCH_SIZE": "0", "ORDERING": "random"})
+    fields = {problem.field for problem in failure.value.problems}
+    assert fields == {*(name.lower() for name in REQUIRED), "batch_size", "ordering"}
+
+
+def test_the_kafka_properties_table_is_aiokafkas_consumer_signature() -> None:
+    parameters = inspect.signature(AIOKafkaConsumer.__init__).parameters
+    settable = {name for name in parameters if name != "self"} - set(OWNED_KAFKA_ARGUMENTS)
+    assert set(KAFKA_ARGUMENT_TYPES) == settable
+    for name, expected in KAFKA_ARGUMENT_TYPES.items():
+        default = parameters[name].default
+        assert default is None or type(default) is expected, name
+
+
+def test_a_stack_key_is_unique_and_an_optional_number_cannot_be_zero() -> None:
+    exposed = [d for d in declarations(BridgeSettings) if d.stack_key]
+    keys = [d.stack_key for d in exposed]
+    assert len(keys) == len(set(keys))
+    for declaration in exposed:
+        if declaration.optional and declaration.stack_type == "integer":
+            # 0 means "not set" on a stack, so it must not be a value the setting takes.
+            with pytest.raises(ConfigurationError):
+                load_settings({**REQUIRED, declaration.env: "0"})

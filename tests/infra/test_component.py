@@ -216,12 +216,14 @@ def test_the_stack_exports_where_everything_is_without_secrets(case: str) -> Non
         "clusterName",
         "serviceName",
         "logGroupName",
-        "passwordParameterName",
+        "secretParameterNames",
         "deadLetters",
         "dashboardName",
         "alarmTopicArn",
     }
-    assert outputs["passwordParameterName"][0].startswith("/kafka-to-lambda/")
+    assert outputs["secretParameterNames"][0] == {
+        "kafkaPassword": f"/kafka-to-lambda/{'test' if case == 'minimal' else case}/kafka-password"
+    }
     assert outputs["deadLetters"][0].startswith("s3://")
     assert re.search(r"@sha256:[0-9a-f]{64}$", outputs["image"][0])
 
@@ -404,4 +406,4 @@ def test_a_rotated_password_restarts_the_tasks_which_read_it_only_when_they_star
 ) -> None:
     service = _deployment(case).one("aws:ecs/service:Service").inputs
     assert service["forceNewDeployment"] is True
-    assert service["triggers"] == {"passwordVersion": "1"}  # the parameter's version
+    assert service["triggers"] == {"secretVersions": "1"}  # the parameter's version

@@ -1,24 +1,23 @@
-"""The container contract: the environment the stacks render is what the bridge reads.
+"""The container contract, derived from the declarations: for every bridge setting a stack can
+set, the stack key, the environment variable and the value the bridge reads agree.
 
-Nothing here copies the bridge's variable names: they come from
-`consumer.settings.BridgeSettings` at test time, and the rendered environment goes through
-`consumer.settings.load_settings`, as the container would.
+Nothing here lists the bridge's settings: they come from `consumer.settings` at test time,
+and every rendered environment goes through `consumer.settings.load_settings`, as the
+container would.
 """
 
 from __future__ import annotations
 
-import typing
-from enum import Enum
 from functools import cache
+from typing import Any
 
 import pytest
-from pydantic_core import PydanticUndefined
 
-from consumer.settings import BridgeSettings, env_name, load_settings, parse_dlq
-from infra.dead_letters import KafkaTopic, S3Location, parse_dead_letter_target
-from infra.environment import CONSUMER_DEFAULTS, PASSWORD_FIELD
-from infra.environment import env_name as infra_env_name
-from infra.settings import CHOICES, INTEGER_BOUNDS
+from consumer.declarations import Declaration, to_text
+from consumer.errors import ConfigurationError as BridgeConfigurationError
+from consumer.settings import BridgeSettings, load_settings
+from infra.settings import BRIDGE_KEYS, SECRET_KEYS, STACK_BUCKET_PLACEHOLDER
+from infra.stack_config import SECRET_PLACEHOLDER
 from tests.support.pulumi_program import (
     MINIMAL_CONFIG,
     TEST_PASSWORD,
@@ -28,8 +27,21 @@ from tests.support.pulumi_program import (
 )
 
 STACKS = ["staging", "prod"]
-# Choice keys that configure the deployment, not the bridge.
-DEPLOYMENT_ONLY_CHOICES = {"cpuArchitecture"}
+# A valid value, other than the stack default, for each free-text setting; numbers, flags and
+# choices get one derived from their declaration.
+TEXT_SAMPLES: dict[str, str] = {
+    "bootstrapServers": "other-broker.example.com:9094",
+    "topic": "other-records",
+    "groupId": "other-group",
+    "username": "other-user",
+    "startingPosition": "2026-01-01T00:00:00Z",
+    "kafkaProperties": '{"fetch_min_bytes": 7}',
+    "lambdaFunctionName": "other-handler",
+    "lambdaQualifier": "live",
+    "logLevel": "DEBUG",
+    "dlq": "kafka://failed-records",
+}
+PLAIN_KEYS = [d for d in BRIDGE_KEYS if not d.secret]
 
 
 @cache
@@ -43,8 +55,75 @@ def _minimal() -> Deployment:
 
 
 def _bridge_accepts(environment: dict[str, str]) -> BridgeSettings:
-    # The password arrives from `secrets` at run time; any value stands for it here.
-    return load_settings({**environment, env_name(PASSWORD_FIELD): "from-ssm"})
+    # Secrets arrive from `secrets` at run time; any value stands for them here.
+    return load_settings({**environment, "KAFKA_PASSWORD": "from-ssm"})
+
+
+def _accepted_alone(declaration: Declaration, value: Any) -> bool:
+    environment = {**_minimal().environment(), declaration.env: to_text(value)}
+    try:
+        _bridge_accepts(environment)
+    except BridgeConfigurationError:
+        return False
+    return True
+
+
+def _sample(declaration: Declaration) -> Any:
+    """A value of the setting that the bridge accepts and that is neither the stack's default
+    nor the bridge's."""
+    key = str(declaration.stack_key)
+    if key in TEXT_SAMPLES:
+        return TEXT_SAMPLES[key]
+    default = declaration.stack_default
+    if declaration.choices:
+        defaults = {default, to_text(declaration.default)}
+        return next(choice for choice in declaration.choices if choice not in defaults)
+    if declaration.stack_type == "boolean":
+        return not default
+    assert declaration.stack_type == "integer", f"add a sample of {key} to TEXT_SAMPLES"
+    candidates = [(default or 0) + 1, 1024, 2048, 65536]
+    return next(value for value in candidates if _accepted_alone(declaration, value))
+
+
+@pytest.mark.parametrize("declaration", PLAIN_KEYS, ids=[str(d.stack_key) for d in PLAIN_KEYS])
+def test_a_stack_value_reaches_the_container_as_the_bridges_variable_with_the_same_value(
+    declaration: Declaration,
+) -> None:
+    value = _sample(declaration)
+    assert value != declaration.stack_default
+    environment = deploy({**MINIMAL_CONFIG, str(declaration.stack_key): value}).environment()
+    assert environment[declaration.env] == to_text(value)
+    from_stack = getattr(_bridge_accepts(environment), declaration.field)
+    alone = {**_minimal().environment(), declaration.env: to_text(value)}
+    assert from_stack == getattr(_bridge_accepts(alone), declaration.field)
+    assert from_stack != declaration.default
+
+
+# Left to their stack defaults by the minimal stack (the dead-letter location is the stack's
+# own bucket, never a default).
+DEFAULTED_KEYS = [d for d in PLAIN_KEYS if d.stack_key not in MINIMAL_CONFIG and d.field != "dlq"]
+
+
+@pytest.mark.parametrize(
+    "declaration", DEFAULTED_KEYS, ids=[str(d.stack_key) for d in DEFAULTED_KEYS]
+)
+def test_a_stack_default_reaches_the_container_only_where_it_is_not_the_bridges(
+    declaration: Declaration,
+) -> None:
+    environment = _minimal().environment()
+    bridge = _bridge_accepts(environment)
+    if declaration.env in environment:
+        assert getattr(bridge, declaration.field) != declaration.default
+    else:
+        assert getattr(bridge, declaration.field) == declaration.default
+
+
+def test_the_stack_defaults_that_differ_from_the_bridges_are_in_the_environment() -> None:
+    environment = _minimal().environment()
+    assert environment["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert environment["ON_FAILURE"] == "dlq"
+    assert "PAYLOAD_FORMAT" not in environment  # native, the bridge's default
+    assert "BATCH_SIZE" not in environment
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -52,7 +131,6 @@ def test_every_variable_a_stack_sets_is_a_setting_of_the_bridge(stack: str) -> N
     fields = set(BridgeSettings.model_fields)
     for name in _stack(stack).environment():
         assert name.lower() in fields, f"{name} is not a BridgeSettings field"
-        assert name == env_name(name.lower())
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -72,101 +150,23 @@ def test_the_bridge_accepts_the_environment_of_a_minimal_stack() -> None:
 
 
 @pytest.mark.parametrize("stack", [*STACKS, "minimal"])
-def test_the_password_reaches_the_container_only_through_secrets(stack: str) -> None:
+def test_secrets_reach_the_container_only_through_secrets(stack: str) -> None:
     deployment = _minimal() if stack == "minimal" else _stack(stack)
     container = deployment.container()
-    password_variable = env_name(PASSWORD_FIELD)
-    assert PASSWORD_FIELD in BridgeSettings.model_fields
-    assert password_variable not in deployment.environment()
+    secret_variables = {d.env for d in BRIDGE_KEYS if d.secret}
+    assert "kafkaPassword" in SECRET_KEYS
+    assert not secret_variables & set(deployment.environment())
     assert TEST_PASSWORD not in str(container)
-    (secret,) = container["secrets"]
-    parameter = deployment.one("aws:ssm/parameter:Parameter")
-    assert secret["name"] == password_variable
-    assert secret["valueFrom"].endswith(f":parameter{parameter.inputs['name']}")
+    parameters = {p.inputs["name"]: p for p in deployment.of_type("aws:ssm/parameter:Parameter")}
+    assert {s["name"] for s in container["secrets"]} == secret_variables
+    for secret in container["secrets"]:
+        name = secret["valueFrom"].split(":parameter", 1)[1]
+        assert name in parameters
 
 
-def test_infra_names_variables_by_the_bridges_rule() -> None:
-    for field in BridgeSettings.model_fields:
-        assert infra_env_name(field) == env_name(field)
-
-
-def test_settings_left_out_of_the_environment_are_the_bridges_defaults() -> None:
-    for field, value in CONSUMER_DEFAULTS.items():
-        default = BridgeSettings.model_fields[field].default
-        assert default is not PydanticUndefined, f"{field} has no default in the bridge"
-        assert (default.value if isinstance(default, Enum) else default) == value, field
-
-
-def test_a_setting_equal_to_the_bridges_default_is_not_rendered_and_others_are() -> None:
-    environment = _minimal().environment()
-    assert "PAYLOAD_FORMAT" not in environment  # native, the bridge's default
-    assert "BATCH_SIZE" not in environment
-    changed = deploy({**MINIMAL_CONFIG, "payloadFormat": "value", "batchSize": 7}).environment()
-    assert changed["PAYLOAD_FORMAT"] == "value"
-    assert changed["BATCH_SIZE"] == "7"
-
-
-@pytest.mark.parametrize(
-    ("key", "bound"),
-    [
-        (key, bound)
-        for key, bounds in INTEGER_BOUNDS.items()
-        for bound in bounds
-        if bound is not None and key not in ("cpu", "memory")
-    ],
-)
-def test_the_bridge_accepts_every_integer_the_stack_accepts_at_its_bounds(
-    key: str, bound: int
-) -> None:
-    environment = deploy({**MINIMAL_CONFIG, key: bound}).environment()
-    _bridge_accepts(environment)
-
-
-def _enum_values(field: str) -> set[str] | None:
-    annotation = BridgeSettings.model_fields[field].annotation
-    for candidate in (annotation, *typing.get_args(annotation)):
-        if isinstance(candidate, type) and issubclass(candidate, Enum):
-            return {member.value for member in candidate}
-    return None
-
-
-@pytest.mark.parametrize("key", sorted(CHOICES))
-def test_the_values_a_choice_key_allows_are_exactly_those_of_the_bridges_setting(
-    key: str,
-) -> None:
-    baseline = _minimal().environment()
-    fields = set()
-    for value in CHOICES[key]:
-        environment = deploy({**MINIMAL_CONFIG, key: value}).environment()
-        _bridge_accepts(environment)
-        fields |= {
-            name.lower()
-            for name, rendered in environment.items()
-            if rendered == value and baseline.get(name) != value
-        }
-    if key in DEPLOYMENT_ONLY_CHOICES:
-        assert not fields, f"{key} reached the container as {fields}"
-        return
-    (field,) = fields
-    bridge_values = _enum_values(field)
-    if bridge_values is not None:
-        assert set(CHOICES[key]) == bridge_values
-    else:  # a plain string the bridge checks itself (log level)
-        assert all(_bridge_accepts({**baseline, field.upper(): v}) for v in CHOICES[key])
-
-
-@pytest.mark.parametrize(
-    "location",
-    ["s3://bucket/dead-letters/", "s3://bucket/dead", "s3://bucket", "kafka://failed-records"],
-)
-def test_a_dead_letter_location_means_the_same_to_the_stack_and_the_bridge(
-    location: str,
-) -> None:
-    ours = parse_dead_letter_target(location)
-    theirs = parse_dlq(location)
-    if isinstance(ours, S3Location):
-        assert (theirs.scheme, theirs.target, theirs.prefix) == ("s3", ours.bucket, ours.prefix)
-    else:
-        assert isinstance(ours, KafkaTopic)
-        assert (theirs.scheme, theirs.target) == ("kafka", ours.topic)
-    assert parse_dlq(ours.uri) == theirs
+def test_what_stood_in_for_the_bucket_and_the_secrets_never_reaches_the_container() -> None:
+    deployment = _minimal()
+    environment = deployment.environment()
+    assert environment["DLQ"] == deployment.outputs["deadLetters"][0]
+    assert STACK_BUCKET_PLACEHOLDER not in str(deployment.container())
+    assert SECRET_PLACEHOLDER not in str(deployment.container())

@@ -59,14 +59,14 @@ def test_the_execution_role_reads_one_parameter_decrypts_with_its_key_pulls_one_
     names = _names(deployment)
     statements = _by_sid(deployment.role_policy("-execution"))
     assert statements == {
-        "ReadKafkaPassword": {
-            "Sid": "ReadKafkaPassword",
+        "ReadSecrets": {
+            "Sid": "ReadSecrets",
             "Effect": "Allow",
             "Action": "ssm:GetParameters",
-            "Resource": f"arn:aws:ssm:us-east-1:{ACCOUNT_ID}:parameter{names['parameter']}",
+            "Resource": [f"arn:aws:ssm:us-east-1:{ACCOUNT_ID}:parameter{names['parameter']}"],
         },
-        "DecryptKafkaPassword": {
-            "Sid": "DecryptKafkaPassword",
+        "DecryptSecrets": {
+            "Sid": "DecryptSecrets",
             "Effect": "Allow",
             "Action": "kms:Decrypt",
             "Resource": SSM_KEY_ARN,
@@ -152,7 +152,7 @@ def test_an_existing_dead_letter_bucket_is_writable_only_under_its_prefix() -> N
 def test_a_public_prebuilt_image_needs_no_ecr_permission() -> None:
     deployment = deploy({**MINIMAL_CONFIG, "image": "public.ecr.aws/example/bridge:1.0"})
     statements = _by_sid(deployment.role_policy("-execution"))
-    assert set(statements) == {"ReadKafkaPassword", "DecryptKafkaPassword", "WriteContainerLogs"}
+    assert set(statements) == {"ReadSecrets", "DecryptSecrets", "WriteContainerLogs"}
 
 
 def test_a_prebuilt_ecr_image_is_pullable_from_its_repository_only() -> None:

@@ -11,7 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
-from infra.settings import CONFIG_DEFAULTS, SECRET_KEYS
+from infra.settings import BRIDGE_KEYS, CONFIG_DEFAULTS, SECRET_KEYS
+from tests.support.project_config import config_block, config_block_in_file
 from tests.support.stack_config_table import stack_config_table, table_in_readme
 
 REPO = Path(__file__).resolve().parents[2]
@@ -162,3 +163,15 @@ def test_the_readme_stack_settings_table_is_generated_from_the_project_file() ->
     in_readme = table_in_readme()
     assert in_readme is not None, "README.md has no stack-config:start/stack-config:end block"
     assert in_readme == stack_config_table(), "run: python -m tests.support.stack_config_table"
+
+
+def test_the_project_files_config_block_is_generated_from_the_declarations() -> None:
+    assert config_block_in_file() == config_block(), "run: make generated"
+
+
+def test_every_bridge_key_of_the_project_file_is_a_setting_of_the_bridge() -> None:
+    declared = _declarations()
+    for declaration in BRIDGE_KEYS:
+        entry = declared[str(declaration.stack_key)]
+        assert entry["description"].startswith(declaration.stack_doc)
+        assert entry.get("secret", False) is declaration.secret

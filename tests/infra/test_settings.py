@@ -3,25 +3,23 @@ with a message naming the key and the `pulumi config set` command that fixes it.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pulumi.config import ConfigMissingError, ConfigTypeError
 
-from infra.settings import CONFIG_DEFAULTS, ConfigurationError
+from consumer.declarations import to_text
+from consumer.errors import ConfigurationError as BridgeConfigurationError
+from consumer.settings import load_settings
+from infra.settings import BRIDGE_KEYS, CONFIG_DEFAULTS, ConfigurationError
 from tests.support.pulumi_program import MINIMAL_CONFIG, PROJECT, deploy, run_program
 
 REQUIRED = sorted(key for key, default in CONFIG_DEFAULTS.items() if default is None)
 
+# The deployment's own keys (infra/settings.py): (what is set, fragments the message must hold)
 BAD_VALUES = [
-    # (what is set, fragments the message must hold)
-    ({"desiredCount": -1}, ["desiredCount is -1; it must be at least 0"]),
-    ({"topic": " "}, ["topic is empty"]),
-    ({"securityProtocol": "SASL_TLS"}, ["securityProtocol is 'SASL_TLS', not one of"]),
-    ({"saslMechanism": "GSSAPI"}, ["saslMechanism is 'GSSAPI', not one of"]),
-    ({"payloadFormat": "json"}, ["payloadFormat is 'json', not one of native, legacy, value"]),
-    ({"ordering": "random"}, ["ordering is 'random', not one of key, partition, none"]),
-    ({"onFailure": "drop"}, ["onFailure is 'drop', not one of dlq, stall"]),
-    ({"logLevel": "TRACE"}, ["logLevel is 'TRACE'"]),
-    ({"cpuArchitecture": "arm64"}, ["cpuArchitecture is 'arm64', not one of X86_64, ARM64"]),
+    ({"desiredCount": -1}, ["desiredCount is -1: Input should be greater than or equal to 0"]),
+    ({"cpuArchitecture": "arm64"}, ["cpuArchitecture is 'arm64'", "'X86_64' or 'ARM64'"]),
     ({"cpu": 300}, ["cpu is 300, which Fargate does not offer"]),
     (
         {"cpu": 512, "memory": 512},
@@ -29,33 +27,88 @@ BAD_VALUES = [
     ),
     ({"cpu": 256, "memory": 1536}, ["allowed: 512, 1024, 2048 MiB"]),
     ({"logRetentionDays": 10}, ["logRetentionDays is 10, which CloudWatch Logs does not offer"]),
-    ({"shutdownTimeoutSeconds": 200}, ["shutdownTimeoutSeconds is 200", "at most 110"]),
-    ({"batchSize": 0}, ["batchSize is 0; it must be at least 1"]),
-    ({"maxInFlightPerPartition": 1001}, ["maxInFlightPerPartition is 1001", "at most 1000"]),
-    ({"maxRetries": -1}, ["maxRetries is -1"]),
     ({"dlqRetentionDays": 0}, ["dlqRetentionDays is 0"]),
     ({"imageRetentionCount": 0}, ["imageRetentionCount is 0"]),
-    ({"dlq": "http://bucket/x"}, ["dlq is 'http://bucket/x'", "s3://<bucket>/<prefix>"]),
-    ({"dlq": "s3:///prefix"}, ["dlq is 's3:///prefix': name the bucket"]),
-    ({"dlq": "kafka://a/b"}, ["dlq is 'kafka://a/b': name one topic"]),
     ({"dlqPrefix": "/dead"}, ["dlqPrefix must not start with '/'"]),
     ({"subnetIds": ["subnet-1"]}, ["vpcId is required when subnetIds is set"]),
-    ({"vpcId": "vpc-1", "subnetIds": '"subnet-1"'}, ["subnetIds must be a list of strings"]),
-    ({"username": ""}, ["username is required with securityProtocol SASL_SSL"]),
-    ({"kafkaProperties": "fetch_min_bytes=1"}, ["kafkaProperties is not JSON"]),
-    ({"kafkaProperties": "[1]"}, ["kafkaProperties must be a JSON object"]),
-    ({"bootstrapServers": "broker.example.com"}, ["'broker.example.com', which is not host:port"]),
-    ({"startingPosition": "yesterday"}, ["startingPosition is 'yesterday'"]),
-    ({"startingPosition": "2024-01-31T00:00:00"}, ["with a time zone"]),
+    ({"vpcId": "vpc-1", "subnetIds": '"subnet-1"'}, ["subnetIds is 'subnet-1'", "valid list"]),
+    ({"alarmEmail": "oncall"}, ["alarmEmail is 'oncall', not an address"]),
+    ({"partitions": 4, "desiredCount": 5}, ["desiredCount is 5, more than the topic's 4"]),
+    ({"autoscaling": True}, ["partitions is required with autoscaling"]),
+    # The bridge's keys where only the deployment adds a rule: IAM must name the function,
+    # and a task on ECS cannot write dead letters to a local directory.
     (
         {"lambdaFunctionName": "arn:aws:s3:::bucket"},
         ["lambdaFunctionName is 'arn:aws:s3:::bucket'"],
     ),
+    ({"dlq": "file://dead-letters"}, ["dlq is 'file://dead-letters'", "use s3:// or kafka://"]),
+]
+# The bridge's keys: each refused with the bridge's own message, in stack keys.
+BRIDGE_BAD_VALUES = [
+    ({"topic": " "}, ["topic is ' ': name at least one topic"]),
+    ({"groupId": " "}, ["groupId is ' ': must not be empty"]),
+    ({"securityProtocol": "SASL_TLS"}, ["securityProtocol is 'SASL_TLS': Input should be"]),
+    ({"saslMechanism": "GSSAPI"}, ["saslMechanism is 'GSSAPI'"]),
+    ({"payloadFormat": "json"}, ["payloadFormat is 'json'", "'native', 'legacy' or 'value'"]),
+    ({"ordering": "random"}, ["ordering is 'random'", "'key', 'partition' or 'none'"]),
+    ({"onFailure": "drop"}, ["onFailure is 'drop'", "'dlq' or 'stall'"]),
+    ({"logLevel": "TRACE"}, ["logLevel is 'TRACE': use DEBUG, INFO, WARNING or ERROR"]),
+    (
+        {"shutdownTimeoutSeconds": 200},
+        ["shutdownTimeoutSeconds is 200", "less than or equal to 110"],
+    ),
+    ({"batchSize": 0}, ["batchSize is 0", "greater than or equal to 1"]),
+    ({"maxInFlightPerPartition": 1001}, ["maxInFlightPerPartition is 1001", "less than or equal"]),
+    ({"maxRetries": -1}, ["maxRetries is -1"]),
+    ({"lambdaReadTimeoutSeconds": 2000}, ["lambdaReadTimeoutSeconds is 2000"]),
+    ({"dlq": "http://bucket/x"}, ["dlq='http://bucket/x' is not s3://bucket/prefix"]),
+    ({"dlq": "s3:///prefix"}, ["dlq='s3:///prefix' is not s3://bucket/prefix"]),
+    ({"dlq": "kafka://a/b"}, ["dlq='kafka://a/b' is not"]),
+    ({"username": ""}, ["securityProtocol=SASL_SSL needs username and kafkaPassword"]),
+    (
+        {"kafkaProperties": "fetch_min_bytes=1"},
+        ["kafkaProperties is 'fetch_min_bytes=1': not JSON"],
+    ),
+    ({"kafkaProperties": "[1]"}, ["must be a JSON object"]),
+    ({"kafkaProperties": '{"fetch_min_byte": 1}'}, ["did you mean 'fetch_min_bytes'?"]),
+    ({"kafkaProperties": '{"enable_auto_commit": true}'}, ["set nothing: the bridge commits"]),
+    ({"bootstrapServers": "broker.example.com"}, ["'broker.example.com' is not host:port"]),
+    ({"startingPosition": "yesterday"}, ["startingPosition is 'yesterday'"]),
+    ({"startingPosition": "2024-01-31T00:00:00"}, ["needs a time zone"]),
     (
         {"maxRecordAgeSeconds": 60, "onFailure": "stall"},
-        ["maxRecordAgeSeconds needs onFailure dlq"],
+        ["maxRecordAgeSeconds needs dlq (and onFailure=dlq)"],
+    ),
+    ({"revokeTimeoutMs": 60000}, ["revokeTimeoutMs=60000 must be below the group's rebalance"]),
+    (
+        {"revokeTimeoutMs": 5000, "kafkaProperties": '{"rebalance_timeout_ms": 4000}'},
+        ["(4000 ms; rebalance_timeout_ms in kafkaProperties)"],
+    ),
+    ({"retryBackoffMaxMs": 5}, ["retryBackoffMaxMs must be at least retryBackoffBaseMs"]),
+    (
+        {"lambdaInvocationType": "Event", "batchMaxBytes": 2 * 1024 * 1024},
+        ["batchMaxBytes=2097152 is over Lambda's 1048576-byte limit for Event invocations"],
     ),
 ]
+KEY_FIRST = re.compile(rf"^{PROJECT}:(?P<key>\w+)[ :=]")
+
+
+def _refusal(overrides: dict[str, object]) -> str:
+    """The program's message for a stack with these values; it must declare nothing."""
+    deployment = run_program({**MINIMAL_CONFIG, **overrides})
+    assert isinstance(deployment.error, ConfigurationError), deployment.error
+    assert deployment.resources == []
+    return str(deployment.error)
+
+
+def _names_its_key_and_the_command(message: str) -> str:
+    named = KEY_FIRST.match(message)
+    assert named is not None, message
+    key = named["key"]
+    assert key in CONFIG_DEFAULTS, message  # the message starts with the key to fix
+    commands = (f"pulumi config set {key} ", f"pulumi config set --path '{key}[0]' ")
+    assert any(f"; fix it with: {command}" in message for command in commands), message
+    return key
 
 
 @pytest.mark.parametrize(
@@ -64,15 +117,46 @@ BAD_VALUES = [
 def test_a_bad_value_stops_the_program_before_any_resource_naming_key_and_fix(
     overrides: dict[str, object], fragments: list[str]
 ) -> None:
-    deployment = run_program({**MINIMAL_CONFIG, **overrides})
-    assert isinstance(deployment.error, ConfigurationError), deployment.error
-    message = str(deployment.error)
+    message = _refusal(overrides)
     for fragment in fragments:
         assert fragment in message, message
-    named = message.removeprefix(f"{PROJECT}:").split(" ", 1)[0]
-    assert named in CONFIG_DEFAULTS, message  # the message starts with the key to fix
-    assert f"; fix it with: pulumi config set {named} " in message, message
-    assert deployment.resources == []
+    _names_its_key_and_the_command(message)
+
+
+def _as_variables(overrides: dict[str, object]) -> dict[str, str]:
+    """The stack values as the container's variables, by the bridge's declarations."""
+    by_key = {d.stack_key: d for d in BRIDGE_KEYS}
+    return {by_key[key].env: to_text(value) for key, value in overrides.items()}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    BRIDGE_BAD_VALUES,
+    ids=[",".join(case[0]) for case in BRIDGE_BAD_VALUES],
+)
+def test_a_bad_bridge_value_is_refused_by_both_sides_with_the_bridges_own_message(
+    overrides: dict[str, object], fragments: list[str]
+) -> None:
+    message = _refusal(overrides)
+    for fragment in fragments:
+        assert fragment in message, message
+    key = _names_its_key_and_the_command(message)
+    # The container, given the same values as variables, refuses them for the same reason.
+    container_environment = {**deploy(MINIMAL_CONFIG).environment(), "KAFKA_PASSWORD": "x"}
+    if overrides.get("username") == "":
+        del container_environment["KAFKA_USERNAME"]
+    variables = {k: v for k, v in _as_variables(overrides).items() if v}
+    with pytest.raises(BridgeConfigurationError) as refused:
+        load_settings({**container_environment, **variables})
+    (problem,) = refused.value.problems
+    assert _stack_key(problem.field) == key
+    to_keys = {d.env: str(d.stack_key) for d in BRIDGE_KEYS}
+    worded = re.sub(r"\b[A-Z][A-Z0-9_]+\b", lambda m: to_keys.get(m[0], m[0]), problem.message)
+    assert worded in message, (worded, message)
+
+
+def _stack_key(field: str) -> str:
+    return next(str(d.stack_key) for d in BRIDGE_KEYS if d.field == field)
 
 
 @pytest.mark.parametrize("key", REQUIRED)

@@ -1,4 +1,4 @@
-"""The README's settings table, generated from the settings class.
+"""The README's settings table, generated from the settings declarations.
 
 `python -m tests.support.settings_table` rewrites it in README.md (between the
 `settings:start` and `settings:end` markers); a test checks the README holds exactly this.
@@ -7,32 +7,31 @@
 from __future__ import annotations
 
 import re
-from enum import Enum
 from pathlib import Path
 
-from pydantic_core import PydanticUndefined
+from consumer.declarations import Declaration, to_text
+from consumer.settings import DECLARATIONS
 
-from consumer.settings import BridgeSettings, env_name
 
-
-def _default(field_name: str) -> str:
-    field = BridgeSettings.model_fields[field_name]
-    if field.is_required():
+def _default(declaration: Declaration) -> str:
+    if declaration.required:
         return "**required**"
-    value = field.get_default(call_default_factory=True)
-    if value is None or value == {} or value is PydanticUndefined:
+    value = declaration.default
+    if value is None or value == {}:
         return "—"
-    if isinstance(value, Enum):
-        value = value.value
-    if isinstance(value, bool):
-        value = str(value).lower()  # as the environment spells it
-    return f"`{value}`"
+    return f"`{to_text(value)}`"  # as the environment spells it
+
+
+def _stack_key(declaration: Declaration) -> str:
+    if declaration.stack_key is None:
+        return "—"
+    return f"`{declaration.stack_key}`" + (" (secret)" if declaration.secret else "")
 
 
 def settings_table() -> str:
-    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
-    for name, field in BridgeSettings.model_fields.items():
-        rows.append(f"| `{env_name(name)}` | {_default(name)} | {field.description} |")
+    rows = ["| variable | stack key | default | meaning |", "| --- | --- | --- | --- |"]
+    for d in DECLARATIONS:
+        rows.append(f"| `{d.env}` | {_stack_key(d)} | {_default(d)} | {d.doc} |")
     return "\n".join(rows) + "\n"
 
 
