@@ -2,10 +2,9 @@
 
 Children (all parented here): the image (ECR repository + pushed build, or a prebuilt
 reference), an SSM SecureString per secret setting (the Kafka password), the execution and
-task roles,
-the security group, the log group, the cluster, the task definition, the service, and the
-dead-letter bucket. Later additions (alarms, dashboard, autoscaling) attach to `service`,
-`cluster` and `log_group`, which are kept as attributes for that.
+task roles, the security group, the log group, the cluster, the task definition, the
+service, and the dead-letter bucket. Later additions (alarms, dashboard, autoscaling) attach
+to `service`, `cluster` and `log_group`, which are kept as attributes for that.
 """
 
 from __future__ import annotations

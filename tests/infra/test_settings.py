@@ -123,10 +123,18 @@ def test_a_bad_value_stops_the_program_before_any_resource_naming_key_and_fix(
     _names_its_key_and_the_command(message)
 
 
-def _as_variables(overrides: dict[str, object]) -> dict[str, str]:
-    """The stack values as the container's variables, by the bridge's declarations."""
+def _container_variables(overrides: dict[str, object]) -> dict[str, str]:
+    """The minimal stack's container environment with these stack values applied to it the
+    way the bridge's declarations say (an unset value removes its variable)."""
+    environment = {**deploy(MINIMAL_CONFIG).environment(), "KAFKA_PASSWORD": "from-ssm"}
     by_key = {d.stack_key: d for d in BRIDGE_KEYS}
-    return {by_key[key].env: to_text(value) for key, value in overrides.items()}
+    for key, value in overrides.items():
+        declaration = by_key[key]
+        if declaration.is_unset(value):
+            environment.pop(declaration.env, None)
+        else:
+            environment[declaration.env] = to_text(value)
+    return environment
 
 
 @pytest.mark.parametrize(
@@ -142,12 +150,8 @@ def test_a_bad_bridge_value_is_refused_by_both_sides_with_the_bridges_own_messag
         assert fragment in message, message
     key = _names_its_key_and_the_command(message)
     # The container, given the same values as variables, refuses them for the same reason.
-    container_environment = {**deploy(MINIMAL_CONFIG).environment(), "KAFKA_PASSWORD": "x"}
-    if overrides.get("username") == "":
-        del container_environment["KAFKA_USERNAME"]
-    variables = {k: v for k, v in _as_variables(overrides).items() if v}
     with pytest.raises(BridgeConfigurationError) as refused:
-        load_settings({**container_environment, **variables})
+        load_settings(_container_variables(overrides))
     (problem,) = refused.value.problems
     assert _stack_key(problem.field) == key
     to_keys = {d.env: str(d.stack_key) for d in BRIDGE_KEYS}
