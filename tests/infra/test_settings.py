@@ -185,6 +185,27 @@ def test_a_value_of_the_wrong_type_fails_with_pulumis_type_error() -> None:
     assert deployment.resources == []
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "bridge_says"),
+    [
+        ("batchSize", "ten", "Input should be a valid integer"),
+        ("bisectOnError", "maybe", "Input should be a valid boolean"),
+        ("shutdownTimeoutSeconds", "soon", "Input should be a valid number"),
+    ],
+)
+def test_a_bridge_value_of_the_wrong_type_is_refused_by_both_sides(
+    key: str, value: str, bridge_says: str
+) -> None:
+    deployment = run_program({**MINIMAL_CONFIG, key: value})
+    assert isinstance(deployment.error, ConfigTypeError)
+    assert f"{PROJECT}:{key}" in str(deployment.error)
+    assert deployment.resources == []
+    (declaration,) = [d for d in BRIDGE_KEYS if d.stack_key == key]
+    with pytest.raises(BridgeConfigurationError) as refused:
+        load_settings(_container_variables({key: value}))
+    assert f"{declaration.env}: {bridge_says}" in str(refused.value)
+
+
 def test_the_minimal_config_deploys_with_the_documented_defaults() -> None:
     deployment = deploy(MINIMAL_CONFIG)
     service = deployment.one("aws:ecs/service:Service").inputs
