@@ -50,7 +50,7 @@ def main() -> int:
         "starting",
         extra={
             "fields": {
-                "topics": settings.kafka_topic,
+                "topics": settings.topics_description,
                 "group": settings.kafka_group_id,
                 "function": settings.lambda_function_name,
                 "payload_format": settings.payload_format.value,

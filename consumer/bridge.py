@@ -42,8 +42,8 @@ from consumer.kafka_connection import (
     check_topics_exist,
     consumer_arguments,
     explain_group_failure,
-    probe_brokers,
 )
+from consumer.kafka_probe import probe_brokers
 from consumer.lanes import Lane
 from consumer.metrics import MetricsEmitter
 from consumer.payloads import encoder_for
@@ -68,11 +68,10 @@ class Bridge:
         self._invoker = invoker
         self._encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
         self.counters = Counters()
-        topics = ",".join(settings.kafka_topic)
         self.metrics = MetricsEmitter(
             settings.metrics_namespace,
             settings.metrics_service,
-            topics,
+            settings.topics_description,
             settings.kafka_group_id,
             out=metrics_out,  # CloudWatch reads stdout; None: no metrics lines (local mode)
         )
@@ -111,7 +110,11 @@ class Bridge:
             except KafkaError as refused:
                 raise explain_group_failure(refused, settings) from None
             await check_topics_exist(consumer, settings)
-            consumer.subscribe(settings.kafka_topic, listener=_Rebalance(self))
+            if settings.kafka_topic is not None:
+                consumer.subscribe(settings.kafka_topic, listener=_Rebalance(self))
+            else:  # the whole name must match; aiokafka matches from the start only
+                pattern = rf"(?:{settings.kafka_topic_pattern})\Z"
+                consumer.subscribe(pattern=pattern, listener=_Rebalance(self))
             background.extend(
                 asyncio.create_task(work)
                 for work in (

@@ -1,53 +1,125 @@
-"""Connecting to Kafka: the aiokafka consumer's settings, and start-up checks that turn
-every way a connection can fail into one error naming the setting to fix.
-
-aiokafka folds every bootstrap failure into "Unable to bootstrap"; so before the consumer
-starts, `probe_brokers` opens one connection itself, which raises the real cause
-(refused, TLS, credentials).
+"""Connecting to Kafka: every client's arguments (address, TLS, credentials or tokens), and
+the checks after joining that name the setting to fix (missing topics, denied groups).
+The first connection is checked by consumer/kafka_probe.py.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import ssl
-import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.conn import create_conn
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
     KafkaError,
-    SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
-    UnsupportedSaslMechanismError,
 )
 from aiokafka.helpers import create_ssl_context
 
 from consumer.errors import KafkaStartupError
-from consumer.settings import BridgeSettings, SecurityProtocol, parse_dlq
+from consumer.kafka_tokens import (
+    CachedTokenProvider,
+    TokenUnavailableError,
+    msk_iam_region,
+    msk_iam_signer,
+    oidc_client_credentials,
+)
+from consumer.pem import as_file
+from consumer.settings import BridgeSettings, SaslMechanism, SecurityProtocol, parse_dlq
 
-_PROBE_TIMEOUT_MS = 10_000
 _TLS = (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
 
 
-def _ssl_context(settings: BridgeSettings) -> ssl.SSLContext | None:
+def ssl_context(settings: BridgeSettings) -> ssl.SSLContext | None:
+    """The TLS context every client of the bridge uses (None: no TLS)."""
     if settings.kafka_security_protocol not in _TLS:
         return None
     ca_file = str(settings.kafka_ssl_ca_file) if settings.kafka_ssl_ca_file else None
-    context: ssl.SSLContext = create_ssl_context(cafile=ca_file)
+    certificate, key = settings.kafka_ssl_certificate, settings.kafka_ssl_key
+    password = settings.kafka_ssl_key_password
+    return _tls_context(
+        ca_file,
+        None if certificate is None else certificate.get_secret_value(),
+        None if key is None else key.get_secret_value(),
+        None if password is None else password.get_secret_value(),
+    )
+
+
+@functools.cache
+def _tls_context(
+    ca_file: str | None, certificate: str | None, key: str | None, password: str | None
+) -> ssl.SSLContext:
+    """One context per configuration: PEM text becomes a private file once, not per call."""
+    if certificate is None or key is None:
+        plain: ssl.SSLContext = create_ssl_context(cafile=ca_file)
+        return plain
+    try:
+        context: ssl.SSLContext = create_ssl_context(
+            cafile=ca_file, certfile=as_file(certificate), keyfile=as_file(key), password=password
+        )
+    except ssl.SSLError as bad:
+        raise KafkaStartupError(
+            f"KAFKA_SSL_CERTIFICATE/KAFKA_SSL_KEY: the client certificate cannot be used "
+            f"({bad.reason or bad}): the key must be the certificate's own, in PEM, and "
+            "KAFKA_SSL_KEY_PASSWORD must open it if it is encrypted."
+        ) from None
     return context
 
 
-def _credentials(settings: BridgeSettings) -> dict[str, Any]:
+def credentials(settings: BridgeSettings) -> dict[str, Any]:
+    """The SASL arguments every client of the bridge uses (none without SASL)."""
     if not settings.kafka_security_protocol.startswith("SASL_"):
         return {}
-    assert settings.kafka_password is not None  # the settings check guarantees it
-    return {
-        "sasl_mechanism": settings.kafka_sasl_mechanism.value,
-        "sasl_plain_username": settings.kafka_username,
-        "sasl_plain_password": settings.kafka_password.get_secret_value(),
-    }
+    mechanism = settings.kafka_sasl_mechanism
+    if mechanism.takes_password:
+        assert settings.kafka_password is not None  # the settings check guarantees it
+        return {
+            "sasl_mechanism": mechanism.value,
+            "sasl_plain_username": settings.kafka_username,
+            "sasl_plain_password": settings.kafka_password.get_secret_value(),
+        }
+    return {"sasl_mechanism": "OAUTHBEARER", "sasl_oauth_token_provider": token_provider(settings)}
+
+
+def token_provider(settings: BridgeSettings) -> CachedTokenProvider:
+    """The process's one token provider for these settings (every client shares its token)."""
+    if settings.kafka_sasl_mechanism is SaslMechanism.AWS_MSK_IAM:
+        region = msk_iam_region(settings.kafka_bootstrap_servers, settings.aws_region)
+        if region is None:
+            raise TokenUnavailableError(
+                "AWS_REGION: set the region of the MSK cluster (the broker host names do not "
+                "say it)."
+            )
+        return _msk_iam_provider(region)
+    assert settings.kafka_oauth_token_url is not None  # the settings check guarantees these
+    assert settings.kafka_oauth_client_id is not None
+    assert settings.kafka_oauth_client_secret is not None
+    return _oidc_provider(
+        settings.kafka_oauth_token_url,
+        settings.kafka_oauth_client_id,
+        settings.kafka_oauth_client_secret.get_secret_value(),
+        settings.kafka_oauth_scope,
+        tuple(sorted(settings.kafka_oauth_extensions.items())),
+    )
+
+
+@functools.cache
+def _msk_iam_provider(region: str) -> CachedTokenProvider:
+    return CachedTokenProvider(msk_iam_signer(region))
+
+
+@functools.cache
+def _oidc_provider(
+    url: str,
+    client_id: str,
+    secret: str,
+    scope: str | None,
+    extensions: tuple[tuple[str, str], ...],
+) -> CachedTokenProvider:
+    return CachedTokenProvider(
+        oidc_client_credentials(url, client_id, secret, scope), dict(extensions)
+    )
 
 
 def client_arguments(settings: BridgeSettings) -> dict[str, Any]:
@@ -55,8 +127,8 @@ def client_arguments(settings: BridgeSettings) -> dict[str, Any]:
     return {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
         "security_protocol": settings.kafka_security_protocol.value,
-        "ssl_context": _ssl_context(settings),
-        **_credentials(settings),
+        "ssl_context": ssl_context(settings),
+        **credentials(settings),
     }
 
 
@@ -89,74 +161,14 @@ def producer_arguments(settings: BridgeSettings) -> dict[str, Any]:
     }
 
 
-def _split_host_port(server: str) -> tuple[str, int]:
-    host, _, port = server.strip().rpartition(":")
-    if not host or not port.isdigit():
-        raise KafkaStartupError(
-            f"KAFKA_BOOTSTRAP_SERVERS: {server!r} is not host:port (e.g. broker.example:9092)."
-        )
-    return host.strip("[]"), int(port)
-
-
-async def probe_brokers(settings: BridgeSettings) -> None:
-    """Returns once one bootstrap broker accepts a connection with our credentials.
-
-    Refused or unreachable brokers are retried until KAFKA_CONNECT_TIMEOUT_SECONDS; a
-    broker that answers and rejects the TLS handshake or the credentials fails at once,
-    since waiting cannot fix that.
-    """
-    servers = [_split_host_port(s) for s in settings.kafka_bootstrap_servers.split(",") if s]
-    deadline = time.monotonic() + settings.kafka_connect_timeout_seconds
-    last_problem = "no attempt made"
-    while True:
-        for host, port in servers:
-            try:
-                conn = await create_conn(
-                    host,
-                    port,
-                    request_timeout_ms=_PROBE_TIMEOUT_MS,
-                    ssl_context=_ssl_context(settings),
-                    security_protocol=settings.kafka_security_protocol.value,
-                    **_credentials(settings),
-                )
-            except SaslAuthenticationFailed as rejected:
-                raise KafkaStartupError(
-                    f"KAFKA_USERNAME/KAFKA_PASSWORD: {host}:{port} rejected the credentials "
-                    f"({_reason(rejected)}). Check the API key and secret."
-                ) from None
-            except UnsupportedSaslMechanismError as unsupported:
-                raise KafkaStartupError(
-                    f"KAFKA_SASL_MECHANISM: {host}:{port} does not accept "
-                    f"{settings.kafka_sasl_mechanism} ({_reason(unsupported)})."
-                ) from None
-            except ssl.SSLError as tls:
-                raise KafkaStartupError(
-                    f"KAFKA_SECURITY_PROTOCOL/KAFKA_SSL_CA_FILE: the TLS handshake with "
-                    f"{host}:{port} failed ({tls.reason or tls}). Check that the listener "
-                    "speaks TLS and that its certificate is signed by a CA you trust."
-                ) from None
-            except (TimeoutError, OSError, KafkaError) as problem:
-                last_problem = f"{host}:{port}: {_reason(problem)}"
-            else:
-                conn.close()
-                return
-        if time.monotonic() >= deadline:
-            raise KafkaStartupError(
-                f"KAFKA_BOOTSTRAP_SERVERS: no broker answered within "
-                f"{settings.kafka_connect_timeout_seconds:.0f} s (last: {last_problem}). Check "
-                "the address, the port, KAFKA_SECURITY_PROTOCOL and the network path."
-            )
-        # Nothing to wait on but time: brokers may still be starting.
-        await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-
-
 def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
 async def check_topics_exist(consumer: AIOKafkaConsumer, settings: BridgeSettings) -> None:
+    """Named topics must exist; a pattern may match none yet (topics created later join)."""
     existing = await consumer.topics()
-    missing = [topic for topic in settings.kafka_topic if topic not in existing]
+    missing = [topic for topic in settings.kafka_topic or [] if topic not in existing]
     if missing:
         raise KafkaStartupError(
             f"KAFKA_TOPIC: topic {', '.join(missing)} does not exist on "
@@ -173,6 +185,10 @@ async def check_topics_exist(consumer: AIOKafkaConsumer, settings: BridgeSetting
 
 def explain_group_failure(error: KafkaError, settings: BridgeSettings) -> KafkaStartupError:
     """The start-up error for a failure while joining the group or fetching."""
+    if settings.kafka_sasl_mechanism is SaslMechanism.AWS_MSK_IAM and (
+        isinstance(error, GroupAuthorizationFailedError | TopicAuthorizationFailedError)
+    ):
+        return _missing_msk_permission(error, settings)
     if isinstance(error, GroupAuthorizationFailedError):
         return KafkaStartupError(
             f"KAFKA_GROUP_ID: the broker does not allow group {settings.kafka_group_id!r} for "
@@ -181,7 +197,22 @@ def explain_group_failure(error: KafkaError, settings: BridgeSettings) -> KafkaS
         )
     if isinstance(error, TopicAuthorizationFailedError):
         return KafkaStartupError(
-            f"KAFKA_TOPIC: this user may not read {', '.join(settings.kafka_topic)}. Grant it "
+            f"KAFKA_TOPIC: this user may not read {settings.topics_description}. Grant it "
             "READ on the topic."
         )
     return KafkaStartupError(f"Kafka refused the consumer: {_reason(error)}")
+
+
+def _missing_msk_permission(error: KafkaError, settings: BridgeSettings) -> KafkaStartupError:
+    """MSK's IAM access control answers a missing permission as a Kafka authorization error."""
+    if isinstance(error, GroupAuthorizationFailedError):
+        return KafkaStartupError(
+            f"KAFKA_GROUP_ID: the task's IAM role may not use group {settings.kafka_group_id!r}: "
+            "grant it kafka-cluster:DescribeGroup and kafka-cluster:AlterGroup on the group's "
+            "ARN (arn:aws:kafka:<region>:<account>:group/<cluster>/<cluster uuid>/<group>)."
+        )
+    return KafkaStartupError(
+        f"KAFKA_TOPIC: the task's IAM role may not read {settings.topics_description}: grant it "
+        "kafka-cluster:DescribeTopic and kafka-cluster:ReadData on the topic's ARN "
+        "(arn:aws:kafka:<region>:<account>:topic/<cluster>/<cluster uuid>/<topic>)."
+    )

@@ -10,7 +10,8 @@ to `service`, `cluster` and `log_group`, which are kept as attributes for that.
 from __future__ import annotations
 
 import json
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 import pulumi
 import pulumi_aws as aws
@@ -23,6 +24,7 @@ from infra.environment import container_environment
 from infra.iam import ecs_tasks_trust_policy, execution_policy, function_arn, task_policy
 from infra.image import ContainerImage, built_image, prebuilt_image
 from infra.monitoring import AlarmSettings, Watched, alarms, dashboard
+from infra.msk import msk_statements
 from infra.network import resolve_network, security_group
 from infra.secrets import SecretParameters
 from infra.settings import PROJECT, StackSettings
@@ -107,6 +109,7 @@ class Bridge(pulumi.ComponentResource):
             opts=child,
         )
         invoke_arn = function_arn(settings.bridge.lambda_function_name, account)
+        kafka_statements = self._kafka_statements(settings)
         aws.iam.RolePolicy(
             f"{name}-task",
             role=task_role.id,
@@ -119,6 +122,7 @@ class Bridge(pulumi.ComponentResource):
                             if isinstance(target, S3Location)
                             else None
                         ),
+                        kafka_statements=kafka_statements(target),
                     )
                 )
             ),
@@ -194,7 +198,7 @@ class Bridge(pulumi.ComponentResource):
         watched = Watched(
             region=account.region,
             service=name,
-            topic=",".join(settings.bridge.kafka_topic),
+            topic=settings.bridge.topics_description,
             group=settings.bridge.kafka_group_id,
             cluster_name=self.cluster.name,
             service_name=self.service.name,
@@ -238,6 +242,26 @@ class Bridge(pulumi.ComponentResource):
                 "alarmTopicArn": self.alarm_topic_arn,
             }
         )
+
+    @staticmethod
+    def _kafka_statements(
+        settings: StackSettings,
+    ) -> Callable[[S3Location | KafkaTopic], list[dict[str, Any]]]:
+        """The MSK IAM statements for a dead-letter target (none without MSK IAM)."""
+
+        def statements(target: S3Location | KafkaTopic) -> list[dict[str, Any]]:
+            if settings.msk_cluster is None:
+                return []
+            bridge = settings.bridge
+            return msk_statements(
+                settings.msk_cluster,
+                topics=bridge.kafka_topic,
+                topic_pattern=bridge.kafka_topic_pattern,
+                group=bridge.kafka_group_id,
+                dead_letter_topic=target.topic if isinstance(target, KafkaTopic) else None,
+            )
+
+        return statements
 
     def _image(
         self, name: str, settings: StackSettings, account: Account, tags: dict[str, str]

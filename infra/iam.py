@@ -5,7 +5,8 @@
   repository, write log streams of the one log group. `*` only for
   `ecr:GetAuthorizationToken`, which has no resource to name.
 - Task role (the bridge itself): invoke the one function (and its versions and aliases),
-  put objects under the dead-letter prefix. Nothing else.
+  put objects under the dead-letter prefix; with MSK IAM, the cluster actions of infra/msk.py
+  on that cluster, its topics and its group. Nothing else.
 """
 
 from __future__ import annotations
@@ -130,8 +131,14 @@ def execution_policy(
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
-def task_policy(*, function_arn: str, dead_letter_objects_arn: str | None) -> dict[str, Any]:
-    """What the bridge may do; `dead_letter_objects_arn` None: dead letters go to Kafka."""
+def task_policy(
+    *,
+    function_arn: str,
+    dead_letter_objects_arn: str | None,
+    kafka_statements: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """What the bridge may do; `dead_letter_objects_arn` None: dead letters go to Kafka;
+    `kafka_statements`: the cluster's own actions, where IAM authorizes them (MSK IAM)."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "InvokeFunction",
@@ -149,4 +156,5 @@ def task_policy(*, function_arn: str, dead_letter_objects_arn: str | None) -> di
                 "Resource": dead_letter_objects_arn,
             }
         )
+    statements.extend(kafka_statements)
     return {"Version": POLICY_VERSION, "Statement": statements}

@@ -59,16 +59,12 @@ class SecretParameters:
     @property
     def by_variable(self) -> pulumi.Output[dict[str, str]]:
         """Variable → parameter ARN: the task definition's `secrets`."""
-        return pulumi.Output.all(
-            **{_BY_FIELD[f].env: parameter.arn for f, parameter in self.parameters.items()}
-        )
+        return _all({_BY_FIELD[f].env: p.arn for f, p in self.parameters.items()})
 
     @property
     def names(self) -> pulumi.Output[dict[str, str]]:
         """Stack key → parameter name, for the operator (a stack output)."""
-        return pulumi.Output.all(
-            **{str(_BY_FIELD[f].stack_key): p.name for f, p in self.parameters.items()}
-        )
+        return _all({str(_BY_FIELD[f].stack_key): p.name for f, p in self.parameters.items()})
 
     @property
     def versions(self) -> pulumi.Output[str]:
@@ -76,3 +72,10 @@ class SecretParameters:
         return pulumi.Output.all(
             *(parameter.version.apply(str) for parameter in self.parameters.values())
         ).apply(",".join)
+
+
+def _all(outputs: Mapping[str, pulumi.Output[str]]) -> pulumi.Output[dict[str, str]]:
+    # Output.all() of no keywords gives a list, not an empty dict.
+    if not outputs:
+        return pulumi.Output.from_input({})
+    return pulumi.Output.all(**outputs)

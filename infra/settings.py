@@ -32,6 +32,7 @@ from consumer.declarations import (
 from consumer.errors import ConfigurationError as BridgeConfigurationError
 from consumer.settings import (
     BridgeSettings,
+    SaslMechanism,
     broker_addresses,
     env_name,
     load_settings,
@@ -40,6 +41,7 @@ from consumer.settings import (
 from infra.dead_letters import DeadLetterTarget, KafkaTopic, S3Location, normalize_prefix
 from infra.fargate import FARGATE_MEMORY_MIB_BY_CPU, MAX_STOP_TIMEOUT_S, describe_memory_choices
 from infra.iam import check_function_name
+from infra.msk import MskCluster
 from infra.stack_config import (
     PROJECT,
     SECRET_PLACEHOLDER,
@@ -162,6 +164,16 @@ class InfraSettings(BaseModel):
         ),
         stack="kmsKeyId",
     )
+    msk_cluster_arn: str | None = setting(
+        None,
+        doc=(
+            "With saslMechanism AWS_MSK_IAM: the MSK cluster's ARN; the task role may then "
+            "connect to it, read the topics, use the group (and write a Kafka dead-letter "
+            "topic), nothing else."
+        ),
+        stack="mskClusterArn",
+        example="arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>",
+    )
     # Alarms, dashboard, autoscaling
     alarms: bool = setting(
         True,
@@ -254,6 +266,13 @@ class InfraSettings(BaseModel):
             )
         return value
 
+    @field_validator("msk_cluster_arn")
+    @classmethod
+    def _check_cluster_arn(cls, value: str | None) -> str | None:
+        if value is not None:
+            MskCluster.from_arn(value)
+        return value
+
     @field_validator("alarm_email")
     @classmethod
     def _check_email(cls, value: str | None) -> str | None:
@@ -329,6 +348,7 @@ class StackSettings:
     # The secret settings the stack sets: field → value, for SSM and `secrets`.
     secrets: Mapping[str, pulumi.Output[str]]
     dead_letter_target: DeadLetterTarget | None  # None: the component creates a bucket
+    msk_cluster: MskCluster | None  # MSK IAM: the cluster the task role may use
 
     @property
     def kafka_ports(self) -> tuple[int, ...]:
@@ -362,6 +382,7 @@ class StackSettings:
                 invalid.problems, BRIDGE_KEYS, given, worded_in_variables=True
             ) from None
         target = _deployable(bridge, given)
+        msk_cluster = _msk_cluster(infra, bridge)
         # What the container gets: what the stack set, less the bridge's own defaults.
         chosen = {
             d.env: variables[d.env]
@@ -369,7 +390,7 @@ class StackSettings:
             if d.env in variables and getattr(bridge, d.field) != d.default
         }
         chosen.pop(DLQ_VARIABLE, None)  # the component adds the location it deploys
-        return cls(infra, bridge, chosen, set_secrets, target)
+        return cls(infra, bridge, chosen, set_secrets, target, msk_cluster)
 
 
 def _validated_infra(values: dict[str, Any]) -> InfraSettings:
@@ -401,3 +422,19 @@ def _deployable(bridge: BridgeSettings, given: Mapping[str, Any]) -> DeadLetterT
         "dlq", "invalid", "a file:// directory is for local runs; use s3:// or kafka://"
     )
     raise configuration_error([problem], BRIDGE_KEYS, given, worded_in_variables=True)
+
+
+def _msk_cluster(infra: InfraSettings, bridge: BridgeSettings) -> MskCluster | None:
+    """MSK IAM needs the cluster's ARN for the task role's statements, and only it does."""
+    iam = bridge.kafka_sasl_mechanism is SaslMechanism.AWS_MSK_IAM
+    if iam and infra.msk_cluster_arn is None:
+        problem = SettingProblem(
+            "msk_cluster_arn", "rule", "mskClusterArn is required with saslMechanism AWS_MSK_IAM"
+        )
+        raise configuration_error([problem], INFRA_KEYS, {}, worded_in_variables=False)
+    if not iam and infra.msk_cluster_arn is not None:
+        problem = SettingProblem(
+            "msk_cluster_arn", "rule", "mskClusterArn is used only with saslMechanism AWS_MSK_IAM"
+        )
+        raise configuration_error([problem], INFRA_KEYS, {}, worded_in_variables=False)
+    return None if infra.msk_cluster_arn is None else MskCluster.from_arn(infra.msk_cluster_arn)

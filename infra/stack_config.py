@@ -19,8 +19,10 @@ import pulumi
 from consumer.declarations import Declaration, SettingProblem
 
 PROJECT: Final = "kafka-to-lambda"
-# What a secret stands in for while its settings are validated: present, value unknown.
-SECRET_PLACEHOLDER: Final = "<secret>"
+# What stands in for a secret while the settings are validated: the program never reads a
+# secret's plaintext, so it checks only that the secret is set; the container checks what it
+# holds when it starts. Shaped as PEM, so it stands in for certificates and keys too.
+SECRET_PLACEHOLDER: Final = "-----BEGIN STACK SECRET-----\nset\n-----END STACK SECRET-----\n"
 
 
 class ConfigurationError(pulumi.RunError):

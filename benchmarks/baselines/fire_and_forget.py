@@ -52,7 +52,7 @@ async def poll_invoke_commit(settings: BridgeSettings) -> None:
     )
     session = aioboto3.Session()
     outstanding: set[asyncio.Task[None]] = set()
-    consumer = AIOKafkaConsumer(*settings.kafka_topic, **consumer_arguments(settings))
+    consumer = AIOKafkaConsumer(*settings.kafka_topic or [], **consumer_arguments(settings))
     async with session.client(
         "lambda",
         region_name=settings.aws_region,

@@ -25,7 +25,7 @@ from consumer.settings import BridgeSettings
 async def deliver_one_by_one(settings: BridgeSettings) -> None:
     encoder = LegacyEncoder()
     backoff = Backoff(settings.retry_backoff_base_ms / 1000, settings.retry_backoff_max_ms / 1000)
-    consumer = AIOKafkaConsumer(*settings.kafka_topic, **consumer_arguments(settings))
+    consumer = AIOKafkaConsumer(*settings.kafka_topic or [], **consumer_arguments(settings))
     async with LambdaInvoker(settings) as invoker:
         await consumer.start()
         try:

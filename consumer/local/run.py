@@ -33,7 +33,8 @@ from aiokafka.errors import KafkaError
 from consumer.bridge import Bridge
 from consumer.errors import BridgeError, KafkaStartupError
 from consumer.invoker import LambdaInvoker
-from consumer.kafka_connection import client_arguments, probe_brokers
+from consumer.kafka_connection import client_arguments
+from consumer.kafka_probe import probe_brokers
 from consumer.local.broker_process import BrokerStartError
 from consumer.local.cli import LocalOptions, parse_options
 from consumer.local.functions import FunctionSpec, Handler

@@ -47,8 +47,19 @@ def test_several_topics_and_event_invocations_get_the_event_limit() -> None:
 def test_every_missing_required_setting_is_named_at_once() -> None:
     with pytest.raises(ConfigurationError) as failure:
         load_settings({})
-    for name in REQUIRED:
+    for name in REQUIRED.keys() - {"KAFKA_TOPIC"}:  # the topics may be a pattern instead
         assert f"{name} is required" in str(failure.value)
+
+
+def test_topics_are_required_as_names_or_as_a_pattern_and_not_both() -> None:
+    without_topics = {k: v for k, v in REQUIRED.items() if k != "KAFKA_TOPIC"}
+    with pytest.raises(ConfigurationError, match="KAFKA_TOPIC is required"):
+        load_settings(without_topics)
+    by_pattern = load_settings({**without_topics, "KAFKA_TOPIC_PATTERN": "orders-.*"})
+    assert by_pattern.kafka_topic is None
+    assert by_pattern.topics_description == "/orders-.*/"
+    with pytest.raises(ConfigurationError, match="exclude each other"):
+        load_settings({**REQUIRED, "KAFKA_TOPIC_PATTERN": "orders-.*"})
 
 
 @pytest.mark.parametrize(
@@ -145,7 +156,8 @@ def test_every_problem_is_reported_at_once_with_its_setting() -> None:
     with pytest.raises(ConfigurationError) as failure:
         load_settings({"BATCH_SIZE": "0", "ORDERING": "random"})
     fields = {problem.field for problem in failure.value.problems}
-    assert fields == {*(name.lower() for name in REQUIRED), "batch_size", "ordering"}
+    required = {name.lower() for name in REQUIRED} - {"kafka_topic"}  # or a pattern: a rule's
+    assert fields == {*required, "batch_size", "ordering"}
 
 
 def test_the_kafka_properties_table_is_aiokafkas_consumer_signature() -> None:
@@ -166,3 +178,88 @@ def test_a_stack_key_is_unique_and_an_optional_number_cannot_be_zero() -> None:
             # 0 means "not set" on a stack, so it must not be a value the setting takes.
             with pytest.raises(ConfigurationError):
                 load_settings({**REQUIRED, declaration.env: "0"})
+
+
+@pytest.mark.parametrize(
+    ("position", "timestamp", "start"),
+    [
+        ("TRIM_HORIZON", None, ("earliest", None)),
+        ("LATEST", None, ("latest", None)),
+        ("AT_TIMESTAMP", "1767225600", ("AT_TIMESTAMP", 1_767_225_600_000)),
+        ("AT_TIMESTAMP", "2026-01-01T00:00:00Z", ("AT_TIMESTAMP", 1_767_225_600_000)),
+    ],
+)
+def test_lambdas_starting_positions_mean_what_they_mean_there(
+    position: str, timestamp: str | None, start: tuple[str, int | None]
+) -> None:
+    env = {**REQUIRED, "KAFKA_STARTING_POSITION": position}
+    if timestamp is not None:
+        env["KAFKA_STARTING_POSITION_TIMESTAMP"] = timestamp
+    settings = load_settings(env)
+    assert (settings.kafka_starting_position, settings.starting_timestamp_ms) == start
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"KAFKA_STARTING_POSITION": "AT_TIMESTAMP"}, "KAFKA_STARTING_POSITION_TIMESTAMP goes"),
+        ({"KAFKA_STARTING_POSITION_TIMESTAMP": "1767225600"}, "goes with KAFKA_STARTING_POS"),
+        ({"KAFKA_TOPIC_PATTERN": "(", "KAFKA_TOPIC": ""}, "not a regular expression"),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "OAUTHBEARER"},
+            "KAFKA_OAUTH_TOKEN_URL is required with KAFKA_SASL_MECHANISM=OAUTHBEARER",
+        ),
+        (
+            {
+                "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+                "KAFKA_OAUTH_TOKEN_URL": "https://idp/token",
+                "KAFKA_OAUTH_CLIENT_ID": "c",
+            },
+            "KAFKA_OAUTH_CLIENT_SECRET is required",
+        ),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM"},
+            "AWS_MSK_IAM needs SASL_SSL",
+        ),
+        ({"KAFKA_OAUTH_EXTENSIONS": '{"n": 1}'}, "KAFKA_OAUTH_EXTENSIONS: must be a JSON object"),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CERTIFICATE": "-----BEGIN C-----\nx\n"},
+            "KAFKA_SSL_CERTIFICATE: PEM text without its -----END line",
+        ),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_KEY": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"},
+            "KAFKA_SSL_KEY: neither PEM text",
+        ),
+        (
+            {
+                "KAFKA_SECURITY_PROTOCOL": "SSL",
+                "KAFKA_SSL_CERTIFICATE": "-----BEGIN C-----\nx\n-----END C-----\n",
+            },
+            "KAFKA_SSL_CERTIFICATE and KAFKA_SSL_KEY go together",
+        ),
+        (
+            {
+                "KAFKA_SSL_CERTIFICATE": "-----BEGIN C-----\nx\n-----END C-----\n",
+                "KAFKA_SSL_KEY": "-----BEGIN K-----\ny\n-----END K-----\n",
+            },
+            "KAFKA_SECURITY_PROTOCOL=PLAINTEXT: a client certificate needs SSL or SASL_SSL",
+        ),
+    ],
+)
+def test_authentication_settings_that_cannot_work_are_named(
+    env: dict[str, str], expected: str
+) -> None:
+    message = settings_error(**env)
+    assert expected in message
+    assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" not in message  # key material is never quoted
+
+
+def test_password_mechanisms_need_the_password_and_token_mechanisms_do_not() -> None:
+    assert "needs KAFKA_USERNAME and KAFKA_PASSWORD" in settings_error(
+        KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SASL_MECHANISM="SCRAM-SHA-512"
+    )
+    iam = load_settings(
+        {**REQUIRED, "KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM"}
+    )
+    assert iam.kafka_password is None

@@ -3,37 +3,20 @@ the setting to fix, a non-zero exit and no traceback."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from typing import Any
 
 import pytest
 
 from consumer.local import FunctionSpec, LocalLambda
 from consumer.local.broker_process import free_loopback_port
-from tests.support.bridge_harness import FUNCTION, bridge_environment, bridge_process
+from tests.support.bridge_harness import (
+    FUNCTION,
+    bridge_environment,
+    run_to_exit,
+    the_error,
+)
 from tests.support.kafka_fixtures import KafkaUnderTest
-
-
-async def run_to_exit(
-    env: dict[str, str], timeout_s: float = 60
-) -> tuple[int, list[dict[str, Any]]]:
-    process = await bridge_process(env)
-    output, _ = await asyncio.wait_for(process.communicate(), timeout_s)
-    lines = output.decode().splitlines()
-    assert all(line.startswith("{") for line in lines), f"not one JSON object per line: {lines}"
-    assert process.returncode is not None
-    objects = [json.loads(line) for line in lines]
-    return process.returncode, [line for line in objects if "_aws" not in line]  # not metrics
-
-
-def the_error(lines: list[dict[str, Any]]) -> str:
-    errors = [line for line in lines if line["level"] == "ERROR"]
-    assert len(errors) == 1, f"expected one error line, got {errors}"
-    assert "Traceback" not in json.dumps(lines)
-    message: str = errors[0]["message"]
-    return message
 
 
 @pytest.fixture

@@ -24,6 +24,8 @@ from tests.support.pulumi_program import (
     Deployment,
     deploy,
     deploy_stack_file,
+    plaintext_strings,
+    secret_values,
 )
 
 STACKS = ["staging", "prod"]
@@ -32,15 +34,37 @@ STACKS = ["staging", "prod"]
 TEXT_SAMPLES: dict[str, str] = {
     "bootstrapServers": "other-broker.example.com:9094",
     "topic": "other-records",
+    "topicPattern": "records-.*",
     "groupId": "other-group",
     "username": "other-user",
     "startingPosition": "2026-01-01T00:00:00Z",
+    "startingPositionTimestamp": "1767225600",
     "kafkaProperties": '{"fetch_min_bytes": 7}',
+    "oauthTokenUrl": "https://idp.example.com/oauth2/token",
+    "oauthClientId": "bridge-client",
+    "oauthScope": "kafka",
+    "oauthExtensions": '{"logicalCluster": "lkc-1"}',
     "lambdaFunctionName": "other-handler",
     "lambdaQualifier": "live",
     "logLevel": "DEBUG",
     "dlq": "kafka://failed-records",
 }
+_OAUTH = {
+    "saslMechanism": "OAUTHBEARER",
+    "username": "",
+    "oauthTokenUrl": "https://idp.example.com/oauth2/token",
+    "oauthClientId": "bridge-client",
+}
+# What some settings need beside them to be valid (the secrets are set in every case).
+COMPANIONS: dict[str, dict[str, object]] = {
+    "topicPattern": {"topic": ""},
+    "startingPositionTimestamp": {"startingPosition": "AT_TIMESTAMP"},
+    "oauthTokenUrl": _OAUTH,
+    "oauthClientId": _OAUTH,
+    "oauthScope": _OAUTH,
+    "oauthExtensions": _OAUTH,
+}
+# Every secret setting, valid together: SASL_SSL with OAUTHBEARER, and a client certificate.
 PLAIN_KEYS = [d for d in BRIDGE_KEYS if not d.secret]
 
 
@@ -54,13 +78,22 @@ def _minimal() -> Deployment:
     return deploy(MINIMAL_CONFIG)
 
 
-def _bridge_accepts(environment: dict[str, str]) -> BridgeSettings:
-    # Secrets arrive from `secrets` at run time; any value stands for them here.
-    return load_settings({**environment, "KAFKA_PASSWORD": "from-ssm"})
+def _bridge_accepts(
+    environment: dict[str, str], secrets: Any = ("KAFKA_PASSWORD",)
+) -> BridgeSettings:
+    # Secrets arrive from `secrets` at run time; a stand-in shaped like any of them here.
+    return load_settings({**environment, **{name: SECRET_PLACEHOLDER for name in secrets}})
+
+
+def _bridge_reads(deployment: Deployment) -> BridgeSettings:
+    """The settings the container of this deployment starts with."""
+    secrets = [secret["name"] for secret in deployment.container()["secrets"]]
+    return _bridge_accepts(deployment.environment(), secrets)
 
 
 def _accepted_alone(declaration: Declaration, value: Any) -> bool:
     environment = {**_minimal().environment(), declaration.env: to_text(value)}
+    environment.pop("KAFKA_TOPIC") if declaration.field == "kafka_topic_pattern" else None
     try:
         _bridge_accepts(environment)
     except BridgeConfigurationError:
@@ -89,14 +122,21 @@ def _sample(declaration: Declaration) -> Any:
 def test_a_stack_value_reaches_the_container_as_the_bridges_variable_with_the_same_value(
     declaration: Declaration,
 ) -> None:
+    key = str(declaration.stack_key)
     value = _sample(declaration)
     assert value != declaration.stack_default
-    environment = deploy({**MINIMAL_CONFIG, str(declaration.stack_key): value}).environment()
-    assert environment[declaration.env] == to_text(value)
-    from_stack = getattr(_bridge_accepts(environment), declaration.field)
+    config = {**MINIMAL_CONFIG, **COMPANIONS.get(key, {}), key: value}
+    deployment = deploy(config, secrets=_secrets_for(config))
+    assert deployment.environment()[declaration.env] == to_text(value)
+    from_stack = getattr(_bridge_reads(deployment), declaration.field)
     alone = {**_minimal().environment(), declaration.env: to_text(value)}
-    assert from_stack == getattr(_bridge_accepts(alone), declaration.field)
+    if key not in COMPANIONS:
+        assert from_stack == getattr(_bridge_accepts(alone), declaration.field)
     assert from_stack != declaration.default
+
+
+def _secrets_for(config: dict[str, object]) -> dict[str, str]:
+    return {"oauthClientSecret": "s3cr3t"} if config.get("saslMechanism") == "OAUTHBEARER" else {}
 
 
 # Left to their stack defaults by the minimal stack (the dead-letter location is the stack's
@@ -150,18 +190,51 @@ def test_the_bridge_accepts_the_environment_of_a_minimal_stack() -> None:
 
 
 @pytest.mark.parametrize("stack", [*STACKS, "minimal"])
-def test_secrets_reach_the_container_only_through_secrets(stack: str) -> None:
+def test_the_password_reaches_the_container_only_through_secrets(stack: str) -> None:
     deployment = _minimal() if stack == "minimal" else _stack(stack)
     container = deployment.container()
-    secret_variables = {d.env for d in BRIDGE_KEYS if d.secret}
-    assert "kafkaPassword" in SECRET_KEYS
-    assert not secret_variables & set(deployment.environment())
+    assert "KAFKA_PASSWORD" not in deployment.environment()
     assert TEST_PASSWORD not in str(container)
+    (secret,) = container["secrets"]
+    (parameter,) = deployment.of_type("aws:ssm/parameter:Parameter")
+    assert secret["name"] == "KAFKA_PASSWORD"
+    assert secret["valueFrom"].endswith(f":parameter{parameter.inputs['name']}")
+
+
+def test_every_secret_setting_reaches_the_container_only_through_ssm_and_secrets() -> None:
+    values = {key: f"{key}-value-must-stay-secret" for key in SECRET_KEYS}
+    # PEM text, as an operator would set it, for the certificate and key.
+    values["kafkaClientCertificate"] = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"
+    values["kafkaClientKey"] = "-----BEGIN PRIVATE KEY-----\ny\n-----END PRIVATE KEY-----\n"
+    password = values.pop("kafkaPassword")
+    deployment = deploy(_OAUTH_STACK, password=password, secrets=values)
+    values["kafkaPassword"] = password
+    container = deployment.container()
     parameters = {p.inputs["name"]: p for p in deployment.of_type("aws:ssm/parameter:Parameter")}
-    assert {s["name"] for s in container["secrets"]} == secret_variables
-    for secret in container["secrets"]:
-        name = secret["valueFrom"].split(":parameter", 1)[1]
-        assert name in parameters
+    by_variable = {
+        s["name"]: s["valueFrom"].split(":parameter", 1)[1] for s in container["secrets"]
+    }
+    secret_declarations = [d for d in BRIDGE_KEYS if d.secret]
+    assert set(by_variable) == {d.env for d in secret_declarations}
+    assert not set(by_variable) & set(deployment.environment())
+    for declaration in secret_declarations:
+        parameter = parameters[by_variable[declaration.env]]
+        assert parameter.inputs["type"] == "SecureString"
+        assert list(secret_values(parameter.inputs["value"])) == [
+            values[str(declaration.stack_key)]
+        ]
+    for resource in deployment.resources:
+        for text in plaintext_strings(resource.inputs):
+            assert not any(secret in text for secret in values.values()), resource.name
+    read = _by_sid(deployment.role_policy("-execution"))["ReadSecrets"]["Resource"]
+    assert len(read) == len(secret_declarations)
+
+
+_OAUTH_STACK = {**MINIMAL_CONFIG, **_OAUTH}
+
+
+def _by_sid(policy: dict[str, Any]) -> dict[str, Any]:
+    return {statement["Sid"]: statement for statement in policy["Statement"]}
 
 
 def test_what_stood_in_for_the_bucket_and_the_secrets_never_reaches_the_container() -> None:
@@ -170,3 +243,44 @@ def test_what_stood_in_for_the_bucket_and_the_secrets_never_reaches_the_containe
     assert environment["DLQ"] == deployment.outputs["deadLetters"][0]
     assert STACK_BUCKET_PLACEHOLDER not in str(deployment.container())
     assert SECRET_PLACEHOLDER not in str(deployment.container())
+
+
+_PEM = "-----BEGIN {0}-----\nMIIB\n-----END {0}-----\n"
+MECHANISM_STACKS: dict[str, tuple[dict[str, object], dict[str, str]]] = {
+    # name: (stack values, secrets)
+    "PLAIN": ({}, {"kafkaPassword": TEST_PASSWORD}),
+    "SCRAM-SHA-256": ({"saslMechanism": "SCRAM-SHA-256"}, {"kafkaPassword": TEST_PASSWORD}),
+    "SCRAM-SHA-512": ({"saslMechanism": "SCRAM-SHA-512"}, {"kafkaPassword": TEST_PASSWORD}),
+    "OAUTHBEARER": (_OAUTH, {"oauthClientSecret": "s3cr3t"}),
+    "AWS_MSK_IAM": (
+        {
+            "saslMechanism": "AWS_MSK_IAM",
+            "username": "",
+            "mskClusterArn": f"arn:aws:kafka:us-east-1:{'1' * 12}:cluster/c/0a1b-2",
+        },
+        {},
+    ),
+    "mutual TLS": (
+        {"securityProtocol": "SSL", "username": ""},
+        {
+            "kafkaClientCertificate": _PEM.format("CERTIFICATE"),
+            "kafkaClientKey": _PEM.format("KEY"),
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("mechanism", sorted(MECHANISM_STACKS))
+def test_every_mechanism_deploys_a_container_the_bridge_starts_with(mechanism: str) -> None:
+    values, given = MECHANISM_STACKS[mechanism]
+    secrets = dict(given)
+    password = secrets.pop("kafkaPassword", None)
+    deployment = deploy({**MINIMAL_CONFIG, **values}, password=password, secrets=secrets)
+    settings = _bridge_reads(deployment)
+    secret_variables = {s["name"] for s in deployment.container()["secrets"]}
+    assert secret_variables == {d.env for d in BRIDGE_KEYS if d.stack_key in given}
+    if mechanism == "mutual TLS":
+        assert settings.kafka_security_protocol == "SSL"
+        assert settings.kafka_ssl_certificate is not None
+    else:
+        assert settings.kafka_sasl_mechanism == mechanism

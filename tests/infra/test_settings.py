@@ -12,7 +12,13 @@ from consumer.declarations import to_text
 from consumer.errors import ConfigurationError as BridgeConfigurationError
 from consumer.settings import load_settings
 from infra.settings import BRIDGE_KEYS, CONFIG_DEFAULTS, ConfigurationError
-from tests.support.pulumi_program import MINIMAL_CONFIG, PROJECT, deploy, run_program
+from tests.support.pulumi_program import (
+    MINIMAL_CONFIG,
+    PROJECT,
+    TEST_PASSWORD,
+    deploy,
+    run_program,
+)
 
 REQUIRED = sorted(key for key, default in CONFIG_DEFAULTS.items() if default is None)
 
@@ -86,6 +92,18 @@ BRIDGE_BAD_VALUES = [
     ),
     ({"retryBackoffMaxMs": 5}, ["retryBackoffMaxMs must be at least retryBackoffBaseMs"]),
     (
+        {"saslMechanism": "OAUTHBEARER", "username": ""},
+        ["oauthTokenUrl is required with saslMechanism=OAUTHBEARER"],
+    ),
+    (
+        {"saslMechanism": "AWS_MSK_IAM", "securityProtocol": "SASL_PLAINTEXT", "username": ""},
+        ["securityProtocol=SASL_PLAINTEXT: saslMechanism=AWS_MSK_IAM needs SASL_SSL"],
+    ),
+    ({"topic": "", "topicPattern": "("}, ["topicPattern is '(': not a regular expression"]),
+    ({"topicPattern": "orders-.*"}, ["topicPattern and topic exclude each other"]),
+    ({"startingPosition": "AT_TIMESTAMP"}, ["startingPositionTimestamp goes with"]),
+    ({"oauthExtensions": "[]"}, ["oauthExtensions is '[]': must be a JSON object"]),
+    (
         {"lambdaInvocationType": "Event", "batchMaxBytes": 2 * 1024 * 1024},
         ["batchMaxBytes=2097152 is over Lambda's 1048576-byte limit for Event invocations"],
     ),
@@ -106,7 +124,11 @@ def _names_its_key_and_the_command(message: str) -> str:
     assert named is not None, message
     key = named["key"]
     assert key in CONFIG_DEFAULTS, message  # the message starts with the key to fix
-    commands = (f"pulumi config set {key} ", f"pulumi config set --path '{key}[0]' ")
+    commands = (
+        f"pulumi config set {key} ",
+        f"pulumi config set --path '{key}[0]' ",
+        f"pulumi config set --secret {key}",
+    )
     assert any(f"; fix it with: {command}" in message for command in commands), message
     return key
 
@@ -167,14 +189,37 @@ def _stack_key(field: str) -> str:
 def test_a_missing_required_key_fails_with_pulumis_error_and_the_command_to_set_it(
     key: str,
 ) -> None:
-    if key == "kafkaPassword":
-        deployment = run_program(MINIMAL_CONFIG, password=None)
-    else:
-        deployment = run_program({k: v for k, v in MINIMAL_CONFIG.items() if k != key})
+    deployment = run_program({k: v for k, v in MINIMAL_CONFIG.items() if k != key})
     assert isinstance(deployment.error, ConfigMissingError), deployment.error
     assert f"'{PROJECT}:{key}'" in str(deployment.error)
-    secret = "--secret " if key == "kafkaPassword" else ""
-    assert f"pulumi config set {secret}{PROJECT}:{key}" in str(deployment.error)
+    assert f"pulumi config set {PROJECT}:{key}" in str(deployment.error)
+    assert deployment.resources == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "password", "missing"),
+    [
+        ({}, None, "kafkaPassword"),  # SASL_SSL with PLAIN, the stack default
+        ({"topic": ""}, TEST_PASSWORD, "topic"),  # neither topic nor topicPattern
+        (
+            {
+                "saslMechanism": "OAUTHBEARER",
+                "username": "",
+                "oauthTokenUrl": "https://idp.example.com/token",
+                "oauthClientId": "bridge",
+            },
+            None,
+            "oauthClientSecret",
+        ),
+        ({"saslMechanism": "AWS_MSK_IAM", "username": ""}, None, "mskClusterArn"),
+    ],
+)
+def test_a_key_required_by_another_is_named_with_the_command_to_set_it(
+    overrides: dict[str, object], password: str | None, missing: str
+) -> None:
+    deployment = run_program({**MINIMAL_CONFIG, **overrides}, password=password)
+    assert isinstance(deployment.error, ConfigurationError), deployment.error
+    assert _names_its_key_and_the_command(str(deployment.error)) == missing
     assert deployment.resources == []
 
 

@@ -1,11 +1,18 @@
 """A real Apache Kafka broker (KRaft, single node) in a child JVM, for tests and benchmarks.
 
-One process serves three client-facing variants at once, so the suite pays for one start:
+One process serves every client-facing variant at once, so the suite pays for one start:
 - PLAINTEXT listener: anonymous, a super user — plain tests are unaffected by the ACLs;
-- SASL_SSL listener with PLAIN (Confluent Cloud's mode): a throwaway CA and one user;
-- ACLs on (StandardAuthorizer): that user may use every topic but only groups whose id
+- SASL_SSL listener with PLAIN (Confluent Cloud's mode), SCRAM-SHA-256 and SCRAM-SHA-512:
+  a throwaway CA and one user, whose SCRAM credentials are stored when the log dir is
+  formatted;
+- MTLS listener (SSL with `ssl.client.auth=required`): clients must show a certificate from
+  the broker's CA; its common name is the principal;
+- OAUTH listener (SASL_SSL with OAUTHBEARER): tokens are validated for real by Kafka's
+  OAuthBearerValidatorCallbackHandler against the test identity provider's JWKS; a session
+  ends when its token expires, so a client must come back with a fresh one;
+- ACLs on (StandardAuthorizer): the SASL user may use every topic but only groups whose id
   starts with `SaslListener.allowed_group_prefix`, like the production cluster that
-  allows one group id on the topic.
+  allows one group id on the topic. The certificate and OAuth principals are super users.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ from consumer.local.broker_process import (
     stop_broker_process,
     wait_until_kafka_answers,
 )
-from tests.support.tls import BrokerTls, make_broker_tls
+from tests.support.oidc import OAUTH_CLIENT_ID, IdentityProvider
+from tests.support.tls import CLIENT_NAME, BrokerTls, ClientCertificate, make_broker_tls
 
 SASL_USER = "alice"
 SASL_PASSWORD = "alice-secret-Zk8q"  # tests assert this never reaches a log
@@ -53,6 +61,21 @@ class SaslListener:
     allowed_group_prefix: str
 
 
+@dataclass(frozen=True)
+class MutualTlsListener:
+    bootstrap: str
+    ca_file: Path
+    client: ClientCertificate  # accepted
+    stranger: ClientCertificate  # from a CA the broker does not trust
+
+
+@dataclass(frozen=True)
+class OAuthListener:
+    bootstrap: str
+    ca_file: Path
+    identity_provider: IdentityProvider
+
+
 def _cluster_id() -> str:
     # Kafka's own format: a UUID as 22 characters of URL-safe base64; like Kafka, never
     # one that starts with "-", which its command line would read as an option.
@@ -70,8 +93,11 @@ class ApacheKafkaBroker:
         self._work_dir = work_dir
         self._plain_port = free_loopback_port()
         self._sasl_port = free_loopback_port()
+        self._mtls_port = free_loopback_port()
+        self._oauth_port = free_loopback_port()
         self._controller_port = free_loopback_port()
         self._tls: BrokerTls = make_broker_tls(work_dir / "tls")
+        self._identity_provider = IdentityProvider(work_dir / "oidc")
         self._process: subprocess.Popen[bytes] | None = None
         self.log_path = work_dir / "broker.log"
         self._properties = work_dir / "server.properties"
@@ -89,6 +115,23 @@ class ApacheKafkaBroker:
             password=SASL_PASSWORD,
             ca_file=self._tls.ca_pem,
             allowed_group_prefix=ALLOWED_GROUP_PREFIX,
+        )
+
+    @property
+    def mtls(self) -> MutualTlsListener:
+        return MutualTlsListener(
+            bootstrap=f"127.0.0.1:{self._mtls_port}",
+            ca_file=self._tls.ca_pem,
+            client=self._tls.client,
+            stranger=self._tls.stranger,
+        )
+
+    @property
+    def oauth(self) -> OAuthListener:
+        return OAuthListener(
+            bootstrap=f"127.0.0.1:{self._oauth_port}",
+            ca_file=self._tls.ca_pem,
+            identity_provider=self._identity_provider,
         )
 
     @property
@@ -130,6 +173,8 @@ class ApacheKafkaBroker:
             "-Xms256m",
             "-Xmx1g",
             "-Djava.awt.headless=true",
+            # Kafka 4 reads OAuth keys only from URLs it is told it may.
+            f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={self._jwks_url}",
             f"-Dlog4j2.configurationFile={self._work_dir / 'log4j2.properties'}",
             "-cp",
             f"{self._libs_dir}/*",
@@ -150,9 +195,25 @@ class ApacheKafkaBroker:
                 f"{said.decode(errors='replace')[-3000:]}"
             )
 
+    @property
+    def _jwks_url(self) -> str:
+        return self._identity_provider.jwks_path.as_uri()
+
     def _format_arguments(self) -> list[str]:
         config = str(self._properties)
-        return ["format", "--cluster-id", _cluster_id(), "--config", config, "--ignore-formatted"]
+        scram = [
+            f"--add-scram={mechanism}=[name={SASL_USER},password={SASL_PASSWORD}]"
+            for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512")
+        ]
+        return [
+            "format",
+            "--cluster-id",
+            _cluster_id(),
+            "--config",
+            config,
+            "--ignore-formatted",
+            *scram,
+        ]
 
     async def _grant_sasl_user(self) -> None:
         principal = f"User:{SASL_USER}"
@@ -176,9 +237,15 @@ class ApacheKafkaBroker:
         self._work_dir.mkdir(parents=True, exist_ok=True)
         (self._work_dir / "log4j2.properties").write_text(_LOG4J2)
         plain, sasl, ctl = self._plain_port, self._sasl_port, self._controller_port
+        mtls, oauth = self._mtls_port, self._oauth_port
         jaas = (
             "org.apache.kafka.common.security.plain.PlainLoginModule required "
             f'user_{SASL_USER}="{SASL_PASSWORD}";'
+        )
+        scram_jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        oauth_jaas = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
+        oauth_validator = (
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler"
         )
         settings = {
             "process.roles": "broker,controller",
@@ -186,11 +253,14 @@ class ApacheKafkaBroker:
             "controller.quorum.voters": f"1@127.0.0.1:{ctl}",
             "listeners": (
                 f"PLAINTEXT://127.0.0.1:{plain},SASL_SSL://127.0.0.1:{sasl},"
-                f"CONTROLLER://127.0.0.1:{ctl}"
+                f"MTLS://127.0.0.1:{mtls},OAUTH://127.0.0.1:{oauth},CONTROLLER://127.0.0.1:{ctl}"
             ),
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{plain},SASL_SSL://127.0.0.1:{sasl}",
+            "advertised.listeners": (
+                f"PLAINTEXT://127.0.0.1:{plain},SASL_SSL://127.0.0.1:{sasl},"
+                f"MTLS://127.0.0.1:{mtls},OAUTH://127.0.0.1:{oauth}"
+            ),
             "listener.security.protocol.map": (
-                "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT"
+                "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL,OAUTH:SASL_SSL,CONTROLLER:PLAINTEXT"
             ),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
@@ -207,12 +277,32 @@ class ApacheKafkaBroker:
             "auto.create.topics.enable": "false",
             "num.partitions": "1",
             "sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.sasl_ssl.sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
             "listener.name.sasl_ssl.plain.sasl.jaas.config": jaas,
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": scram_jaas,
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": scram_jaas,
+            # Mutual TLS: a certificate from the broker's CA; its CN is the principal.
+            "listener.name.mtls.ssl.client.auth": "required",
+            "listener.name.mtls.ssl.truststore.type": "PEM",
+            "listener.name.mtls.ssl.truststore.location": str(self._tls.ca_pem),
+            "listener.name.mtls.ssl.principal.mapping.rules": "RULE:^CN=([^,]+).*$/$1/,DEFAULT",
+            # OAuth: tokens checked against the identity provider's keys; a session lasts as
+            # long as its token (the reauth bound makes the broker enforce the expiry).
+            "listener.name.oauth.sasl.enabled.mechanisms": "OAUTHBEARER",
+            "listener.name.oauth.oauthbearer.sasl.jaas.config": oauth_jaas,
+            "listener.name.oauth.oauthbearer.sasl.server.callback.handler.class": oauth_validator,
+            "listener.name.oauth.oauthbearer.connections.max.reauth.ms": "3600000",
+            "sasl.oauthbearer.jwks.endpoint.url": self._jwks_url,
+            # Kafka 4.1's handler defaults to the client-side validator, which checks no
+            # signature; the broker's validator is named so tokens are verified for real.
+            "sasl.oauthbearer.jwt.validator.class": (
+                "org.apache.kafka.common.security.oauthbearer.BrokerJwtValidator"
+            ),
             "ssl.keystore.type": "PEM",
             "ssl.keystore.location": str(self._tls.broker_keystore_pem),
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             # Anonymous = the PLAINTEXT and controller listeners (test harness, inter-broker).
-            "super.users": "User:ANONYMOUS",
+            "super.users": f"User:ANONYMOUS;User:{CLIENT_NAME};User:{OAUTH_CLIENT_ID}",
         }
         self._properties.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         os.chmod(self._properties, 0o600)  # it holds the test user's password

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -38,6 +39,7 @@ class Delivered:
     offset: int
     key: bytes | None
     value: bytes | None
+    topic: str = ""
 
 
 class RecordingSink:
@@ -55,6 +57,7 @@ class RecordingSink:
                 offset=record["offset"],
                 key=base64.b64decode(record["key"]) if "key" in record else None,
                 value=base64.b64decode(record["value"]) if "value" in record else None,
+                topic=record["topic"],
             )
             for records in event["records"].values()
             for record in records
@@ -83,7 +86,7 @@ class RecordingSink:
 
     def distinct_count(self) -> int:
         with self._lock:
-            return len({(d.partition, d.offset) for d in self._delivered})
+            return len({(d.topic, d.partition, d.offset) for d in self._delivered})
 
 
 def assert_all_delivered(produced: list[Produced], delivered: list[Delivered]) -> None:
@@ -200,3 +203,25 @@ async def until(condition: Callable[[], bool], timeout_s: float = 60) -> None:
         if loop.time() > deadline:
             raise TimeoutError(f"condition not met within {timeout_s} s")
         await asyncio.sleep(0.01)
+
+
+async def run_to_exit(
+    env: dict[str, str], timeout_s: float = 60
+) -> tuple[int, list[dict[str, Any]]]:
+    """`python -m consumer` run to its end: the exit code and its log lines (not metrics)."""
+    process = await bridge_process(env)
+    output, _ = await asyncio.wait_for(process.communicate(), timeout_s)
+    lines = output.decode().splitlines()
+    assert all(line.startswith("{") for line in lines), f"not one JSON object per line: {lines}"
+    assert process.returncode is not None
+    objects = [json.loads(line) for line in lines]
+    return process.returncode, [line for line in objects if "_aws" not in line]  # not metrics
+
+
+def the_error(lines: list[dict[str, Any]]) -> str:
+    """The one error line of a failed run; there is no traceback."""
+    errors = [line for line in lines if line["level"] == "ERROR"]
+    assert len(errors) == 1, f"expected one error line, got {errors}"
+    assert "Traceback" not in json.dumps(lines)
+    message: str = errors[0]["message"]
+    return message

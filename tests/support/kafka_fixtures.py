@@ -21,7 +21,12 @@ from typing import Any, Literal
 import pytest
 
 from consumer.local.tansu import TansuBroker
-from tests.support.apache_kafka import ApacheKafkaBroker, SaslListener
+from tests.support.apache_kafka import (
+    ApacheKafkaBroker,
+    MutualTlsListener,
+    OAuthListener,
+    SaslListener,
+)
 from tests.support.kafka_dist import KAFKA_VERSION, ensure_kafka_jars
 from tests.support.kafka_records import KafkaTestClient
 
@@ -43,6 +48,8 @@ class KafkaUnderTest(KafkaTestClient):
 
     kind: BrokerKind = "apache"
     sasl: SaslListener | None = None
+    mtls: MutualTlsListener | None = None
+    oauth: OAuthListener | None = None
     apache: ApacheKafkaBroker | None = None
 
     def sasl_client_settings(self, password: str | None = None) -> dict[str, Any]:
@@ -98,7 +105,12 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaUnderTest]:
         asyncio.run(broker.start())
         try:
             yield KafkaUnderTest(
-                bootstrap=broker.bootstrap, kind=kind, sasl=broker.sasl, apache=broker
+                bootstrap=broker.bootstrap,
+                kind=kind,
+                sasl=broker.sasl,
+                mtls=broker.mtls,
+                oauth=broker.oauth,
+                apache=broker,
             )
         finally:
             asyncio.run(broker.stop())

@@ -20,7 +20,8 @@ HEADER = """\
 # Every stack setting (`pulumi config set <key> <value>`), generated from the declarations in
 # consumer/settings.py (the bridge's settings) and infra/settings.py (the deployment's): edit
 # those, then run `make generated`. A key without a default must be set in each stack; an
-# empty string means "not set".
+# empty string means "not set". Optional secrets (oauthClientSecret, the client key, …) are
+# not declared here, as Pulumi cannot declare an optional secret; the README lists them.
 config:
 """
 
@@ -51,8 +52,14 @@ def key_declaration(declaration: Declaration) -> dict[str, Any]:
     return entry
 
 
+def declarable(declaration: Declaration) -> bool:
+    """Pulumi requires every declared key without a default, and refuses a default for a
+    secret: an optional secret can only be left undeclared (a stack may still set it)."""
+    return not (declaration.secret and declaration.stack_default is not None)
+
+
 def _block(title: str, declarations: list[Declaration]) -> str:
-    entries = {str(d.stack_key): key_declaration(d) for d in declarations}
+    entries = {str(d.stack_key): key_declaration(d) for d in declarations if declarable(d)}
     body = yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, width=88)
     indented = "".join(f"  {line}\n" for line in body.splitlines())
     return f"  # --- {title} ---\n{indented}"

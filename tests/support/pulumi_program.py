@@ -256,13 +256,19 @@ def run_program(
     region: str = DEFAULT_REGION,
     has_default_vpc: bool = True,
     password: str | None = TEST_PASSWORD,
+    secrets: Mapping[str, str] | None = None,
 ) -> Deployment:
-    """Runs __main__.py with the project keys in `config`; never raises (see `.error`)."""
+    """Runs __main__.py with the project keys in `config`, and `secrets` (key → value) set as
+    `pulumi config set --secret` would; never raises (see `.error`)."""
     values = {f"{PROJECT}:{key}": _config_text(value) for key, value in config.items()}
+    all_secrets = {
+        **({"kafkaPassword": password} if password is not None else {}),
+        **(secrets or {}),
+    }
     secret_keys = []
-    if password is not None:
-        values[f"{PROJECT}:kafkaPassword"] = password
-        secret_keys.append(f"{PROJECT}:kafkaPassword")
+    for key, value in all_secrets.items():
+        values[f"{PROJECT}:{key}"] = value
+        secret_keys.append(f"{PROJECT}:{key}")
     fake = FakeAws(region, has_default_vpc=has_default_vpc)
     monitor = RecordingMonitor(fake)
     # Pulumi's runtime runs on the thread's current event loop; other tests (asyncio ones)

@@ -1,4 +1,5 @@
-"""The README's table of stack settings, generated from Pulumi.yaml's config block.
+"""The README's table of stack settings, generated from the declarations as `Pulumi.yaml`'s
+config block is (and listing the optional secrets, which that block cannot declare).
 
 `python -m tests.support.stack_config_table` rewrites it in README.md; a test checks it holds
 exactly this between its `stack-config:start` and `stack-config:end` markers.
@@ -11,13 +12,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
+from infra.settings import BRIDGE_KEYS, INFRA_KEYS
+from tests.support.project_config import declarable, key_declaration
 
 REPO = Path(__file__).resolve().parents[2]
 START, END = "<!-- stack-config:start -->", "<!-- stack-config:end -->"
 
 
-def _default(declaration: dict[str, Any]) -> str:
+def _default(declaration: dict[str, Any], in_project_file: bool) -> str:
+    if not in_project_file:
+        return "—, secret"
     if "default" not in declaration:
         return "**required**" + (", secret" if declaration.get("secret") else "")
     value = declaration["default"]
@@ -27,11 +31,11 @@ def _default(declaration: dict[str, Any]) -> str:
 
 
 def stack_config_table() -> str:
-    config = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
     rows = ["| key | default | meaning |", "| --- | --- | --- |"]
-    for key, declaration in config.items():
-        meaning = " ".join(str(declaration["description"]).split()).replace("|", "\\|")
-        rows.append(f"| `{key}` | {_default(declaration)} | {meaning} |")
+    for d in [*BRIDGE_KEYS, *INFRA_KEYS]:
+        entry = key_declaration(d)
+        meaning = " ".join(str(entry["description"]).split()).replace("|", "\\|")
+        rows.append(f"| `{d.stack_key}` | {_default(entry, declarable(d))} | {meaning} |")
     return "\n".join(rows) + "\n"
 
 
