@@ -4,7 +4,7 @@ there is to know about one setting; `declarations(Model)` reads it back as a `De
 What one declaration carries, and who reads it:
 - type, default, range or allowed values, doc: pydantic, which validates with them;
 - the environment variable: the field's name upper-cased (the container reads it);
-- the stack key, its default on a stack, whether the stack must set it: the Pulumi program
+- the stack key and its default on a stack: the Pulumi program
   reads the key, passes the value to the container (a secret through SSM and the task
   definition's `secrets`), and generates `Pulumi.yaml`'s declaration of it;
 - secret: the field's type is `SecretStr`.
@@ -43,7 +43,6 @@ def setting(
     doc: str,
     stack: str | None = None,
     stack_default: Any = _SAME,
-    stack_required: bool = False,
     stack_doc: str | None = None,
     stack_type: StackType | None = None,
     example: str | None = None,
@@ -51,13 +50,12 @@ def setting(
 ) -> Any:
     """A pydantic field with its stack side. `stack` is the Pulumi key (None: the setting is not
     set from a stack); `stack_default` where a deployment's sensible default differs from the
-    setting's; `stack_required` where the stack must set a setting that is optional elsewhere;
-    `stack_doc` where the stack's meaning differs; `example` for the `pulumi config set` fix."""
+    setting's; `stack_doc` where the stack's meaning differs; `example` for the
+    `pulumi config set` fix. A setting without a default must be set on every stack too."""
     extra: dict[str, Any] = {
         _STACK: {
             "key": stack,
             "default": stack_default,
-            "required": stack_required,
             "doc": stack_doc,
             "type": stack_type,
             "example": example,
@@ -151,7 +149,7 @@ def _declaration(name: str, info: FieldInfo) -> Declaration:
         stack_doc=side["doc"] or info.description or "",
         example=side["example"],
     )
-    if required or side["required"]:
+    if required:
         return declaration  # the stack must set it: no default there
     stack_default = side["default"]
     if stack_default == _SAME:
@@ -167,7 +165,6 @@ def _stack_side(info: FieldInfo) -> dict[str, Any]:
         return {
             "key": None,
             "default": _SAME,
-            "required": False,
             "doc": None,
             "type": None,
             "example": None,
