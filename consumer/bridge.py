@@ -167,8 +167,13 @@ class Bridge:
         """Records behind per owned partition: high-water mark minus committed offset."""
         if self._consumer is None:
             return []
+        # Mid-rebalance a lane can outlive its assignment (a pattern's new topic replaces the
+        # subscription before the revoke callback runs); aiokafka has no high-water mark then.
+        assigned = self._consumer.assignment()
         lags = []
         for partition, lane in self._lanes.items():
+            if partition not in assigned:
+                continue
             high_water = self._consumer.highwater(partition)
             committed = self._committed.get(partition, lane.committable_offset)
             if high_water is not None and committed is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 from consumer.local import FunctionSpec, LocalLambda
 from tests.support.bridge_harness import (
@@ -13,6 +14,7 @@ from tests.support.bridge_harness import (
     RecordingSink,
     bridge_environment,
     running_bridge,
+    until,
     wait_for_deliveries,
 )
 from tests.support.kafka_fixtures import KafkaUnderTest
@@ -28,6 +30,14 @@ def records(topic: str, count: int) -> list[TestRecord]:
 
 def _where(produced: dict[str, list[Produced]]) -> set[tuple[str, int, int]]:
     return {(topic, p.partition, p.offset) for topic, ps in produced.items() for p in ps}
+
+
+def _owned_and_lag(heartbeat: Path) -> tuple[int, int] | None:
+    try:
+        state = json.loads(heartbeat.read_text())
+    except (FileNotFoundError, ValueError):  # not written yet, or being rewritten
+        return None
+    return state["partitions"], state["lag"]
 
 
 def _assert_order_per_key(delivered: list[Delivered]) -> None:
@@ -63,11 +73,16 @@ async def test_matching_topics_and_one_created_later_are_all_delivered(
     env["KAFKA_PROPERTIES"] = (
         '{"session_timeout_ms": 6000, "heartbeat_interval_ms": 500, "metadata_max_age_ms": 1000}'
     )
+    env["HEALTH_INTERVAL_SECONDS"] = "0.1"
+    heartbeat = Path(env["HEALTH_FILE"])
     async with running_bridge(env) as running:
         await wait_for_deliveries(local_lambda, sink, 120)
         await kafka.create_topic(later, partitions=2)
         produced[later] = await kafka.produce(later, records(later, 60))
         await wait_for_deliveries(local_lambda, sink, 180)
+        # The lag the bridge reports (heartbeat and metrics) covers every matched partition,
+        # and falls to zero once all is committed.
+        await until(lambda: _owned_and_lag(heartbeat) == (6, 0), timeout_s=30)
         await running.stopped()
     got = {(d.topic, d.partition, d.offset) for d in sink.delivered}
     assert got == _where(produced)
