@@ -44,8 +44,8 @@ class TokenUnavailableError(KafkaStartupError):
 class CachedTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
     """One token, fetched anew once most of its lifetime has passed.
 
-    Invariants: `_token` is None or was issued at `_issued_at` and is handed out only until
-    `_refresh_at`, which lies before its expiry; at most one fetch runs at a time."""
+    Invariants: `_token` is None, or is handed out only until `_refresh_at`, which lies 80 %
+    of the way from its fetch to its expiry; at most one fetch runs at a time (the lock)."""
 
     def __init__(self, fetch: TokenFetch, extensions: Mapping[str, str] | None = None) -> None:
         self._fetch = fetch

@@ -34,12 +34,10 @@ def as_file(value: str) -> str:
     """The path of a file holding `value`: itself if it is a path, else a private copy."""
     if not is_pem_text(value):
         return value
+    # mkstemp creates the file with mode 0600, readable by this user only.
     descriptor, path = tempfile.mkstemp(prefix="kafka-to-lambda-", suffix=".pem")
-    try:
-        os.fchmod(descriptor, 0o600)
-        os.write(descriptor, value.encode())
-    finally:
-        os.close(descriptor)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(value)
     atexit.register(_remove, path)
     return path
 
