@@ -47,6 +47,9 @@ class SecretParameters:
                 description=declaration.doc,
                 type="SecureString",
                 value=value,
+                # Standard parameters hold 4,096 characters; a certificate chain may not fit.
+                # Intelligent-Tiering stays Standard (free) unless a value needs Advanced.
+                tier="Intelligent-Tiering",
                 key_id=kms_key_id,  # None: the account's aws/ssm key
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=parent),

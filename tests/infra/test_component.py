@@ -179,6 +179,7 @@ def test_the_container_logs_to_the_stacks_log_group_with_its_retention(case: str
 def test_the_password_is_an_ssm_securestring_whose_value_is_a_pulumi_secret(case: str) -> None:
     parameter = _deployment(case).one("aws:ssm/parameter:Parameter").inputs
     assert parameter["type"] == "SecureString"
+    assert parameter["tier"] == "Intelligent-Tiering"  # Standard until a value needs more
     assert list(secret_values(parameter["value"])) == [TEST_PASSWORD]
     assert "keyId" not in parameter  # the account's aws/ssm key
 
