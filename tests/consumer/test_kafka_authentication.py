@@ -12,6 +12,8 @@ import pytest
 
 from consumer.kafka_connection import token_provider
 from consumer.local import FunctionSpec, LocalLambda
+from consumer.local.broker_process import free_loopback_port
+from consumer.pem import as_file
 from consumer.settings import load_settings
 from tests.support.bridge_harness import (
     FUNCTION,
@@ -27,7 +29,12 @@ from tests.support.bridge_harness import (
 )
 from tests.support.kafka_fixtures import KafkaUnderTest
 from tests.support.kafka_records import TestRecord
-from tests.support.oidc import OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, token_endpoint
+from tests.support.oidc import (
+    OAUTH_CLIENT_ID,
+    OAUTH_CLIENT_SECRET,
+    IdentityProvider,
+    token_endpoint,
+)
 
 pytestmark = pytest.mark.apache_kafka
 
@@ -155,8 +162,6 @@ async def test_mutual_tls_delivers_with_the_certificate_as_files_or_as_pem_text(
 
 
 def test_pem_text_goes_to_a_private_file_only_the_process_can_read() -> None:
-    from consumer.pem import as_file
-
     text = "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n"
     path = Path(as_file(text))
     assert path.read_text() == text
@@ -280,8 +285,6 @@ async def test_an_unreachable_token_endpoint_is_one_line(
     kafka: KafkaUnderTest, local_lambda: LocalLambda, topic_name: str, sink: RecordingSink
 ) -> None:
     await kafka.create_topic(topic_name)
-    from consumer.local.broker_process import free_loopback_port
-
     nowhere = f"http://127.0.0.1:{free_loopback_port()}/token"
     code, lines = await run_to_exit(oauth_environment(kafka, local_lambda.url, topic_name, nowhere))
     assert code == 3
@@ -295,8 +298,6 @@ async def test_a_token_the_broker_does_not_trust_is_one_line(
     sink: RecordingSink,
     tmp_path: Path,
 ) -> None:
-    from tests.support.oidc import IdentityProvider
-
     await kafka.create_topic(topic_name)
     impostor = IdentityProvider(tmp_path)  # signs with a key the broker has never seen
     async with token_endpoint(impostor) as token_url:
