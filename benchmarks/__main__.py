@@ -38,7 +38,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--scenario", nargs="+", choices=ALL, default=list(ALL))
-    parser.add_argument("--records", type=int, help="records preloaded in S1, S2 and S4")
+    parser.add_argument("--records", type=int, help="records preloaded in S1, S2, S4 and S5")
     parser.add_argument(
         "--backlogs", type=int, nargs="+", help="S3's backlog sizes (default 100000 1000000)"
     )

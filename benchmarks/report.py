@@ -27,6 +27,8 @@ TARGETS = {
     "S2 vs sequential": 20.0,
     "S3 peak RSS MB": 250.0,
     "S3 growth": 0.10,
+    "S5 vs S2": 5.0,
+    "S5 CPU us/filtered record": 2.0,
 }
 
 
@@ -89,9 +91,34 @@ def throttle_rates(result: RunResult) -> tuple[float, float] | None:
     return sum(settle) / len(settle), (sum(rest) / len(rest) if rest else 0.0)
 
 
+def filtered_cpu_us(
+    filtering: RunResult, scenario: Scenario, unfiltered: RunResult | None
+) -> float | None:
+    """CPU-µs of one filtered record: the filtering run's CPU, less what its delivered
+    records cost at the unfiltered run's rate (S2's), over the records filtered out."""
+    if unfiltered is None or unfiltered.cpu_us_per_record is None or not filtering.cpu_records:
+        return None
+    delivered = scenario.deliveries(filtering.records)
+    filtered = filtering.records - delivered
+    share = filtering.cpu_records / filtering.records  # of the stream, in the CPU window
+    spent_us = filtering.cpu_s_in_window * 1e6 - delivered * share * unfiltered.cpu_us_per_record
+    return spent_us / (filtered * share) if filtered else None
+
+
 def notes(result: RunResult, scenario: Scenario, results: Sequence[RunResult]) -> str:
     said = []
-    if result.contender.startswith("bridge"):
+    if scenario.filters and result.contender.startswith("bridge"):
+        unfiltered = _find(results, "S2", result.contender)
+        delivered = scenario.deliveries(result.records)
+        said.append(
+            f"whole stream; {delivered:,} delivered, {result.records - delivered:,} filtered"
+        )
+        if unfiltered is not None and unfiltered.records_per_s:
+            said.append(f"{result.records_per_s / unfiltered.records_per_s:.1f}x S2's rate")
+        cpu = filtered_cpu_us(result, scenario, unfiltered)
+        if cpu is not None:
+            said.append(f"{cpu:.1f} µs per filtered record")
+    elif result.contender.startswith("bridge"):
         bound = scenario.bound_records_per_s()
         said.append(f"{result.records_per_s / bound:.0%} of bound {bound:,.0f}/s")
         if result.invoke_ms_mean is not None:
@@ -197,6 +224,25 @@ def targets(results: Sequence[RunResult], scenarios: Sequence[Scenario]) -> list
                     f"{s2.records_per_s:,.0f} / {sequential.records_per_s:,.1f} = {ratio:,.0f}x",
                 )
             )
+    s5 = _find(results, "S5", "bridge")
+    if s5 is not None and s2 is not None and s2.records_per_s:
+        ratio = s5.records_per_s / s2.records_per_s
+        judged.append(
+            Target(
+                "S5: the whole filtered stream at ≥ 5x S2's records/s",
+                ratio >= TARGETS["S5 vs S2"],
+                f"{s5.records_per_s:,.0f} / {s2.records_per_s:,.0f} = {ratio:.1f}x",
+            )
+        )
+        cpu = filtered_cpu_us(s5, by_name["S5"], s2)
+        judged.append(
+            Target(
+                "S5: ≤ 2 CPU-µs per filtered record",
+                None if cpu is None else cpu <= TARGETS["S5 CPU us/filtered record"],
+                f"{_number(cpu, 2)} µs: S5's {s5.cpu_s_in_window:.2f} CPU-s less its "
+                f"delivered records at S2's {_number(s2.cpu_us_per_record, 1)} µs each",
+            )
+        )
     backlog = sorted(
         (r for r in results if r.scenario.startswith("S3/") and r.contender == "bridge"),
         key=lambda r: r.records,

@@ -165,7 +165,7 @@ class _Run:
 
     async def measure(self, live_rate: float | None) -> RunResult:
         scenario, receiver = self.scenario, self.receiver
-        receiver.expect(scenario.records)
+        receiver.expect(scenario.deliveries(scenario.records))
         outcomes = self.env.serve(
             self.tag, receiver, scenario.latency_s, scenario.concurrency_limit
         )
@@ -195,7 +195,7 @@ class _Run:
             delivered_at = receiver.last_receipt_at
         result.exit_code = exit_code
         committed = await self.env.committed(self.group, self.topic)
-        result.lost = sum(committed.values()) - receiver.seen_below(committed)
+        result.lost = self._deliveries_below(committed) - receiver.seen_below(committed)
         result.deliveries, result.distinct = receiver.deliveries, len(receiver.seen)
         result.outcomes = dict(outcomes.counts)
         result.function_ms_mean = outcomes.mean_ok_ms
@@ -222,7 +222,11 @@ class _Run:
         closed = process.sample()
         driver_cpu_s = time.process_time() - driver_cpu_at_open
         # Done: the last record arrived a tick before it was noticed. Else the limit closed it.
-        window_end = receiver.last_receipt_at if finished else closed.at_s
+        # Filtering, the stream is done when the commit reaches its end, as it was noticed.
+        filters = self.scenario.filters
+        window_end = receiver.last_receipt_at if finished and not filters else closed.at_s
+        # Filtering, every record of the stream counts (most never reach the function).
+        stream = self.scenario.records if finished and filters else len(receiver.seen)
         return RunResult(
             scenario=self.scenario.name,
             contender=self.contender.name,
@@ -230,10 +234,10 @@ class _Run:
             load_s=0.0,
             drained=receiver.reached.is_set(),
             window_s=window_end - self._first_arrival(),
-            records_in_window=len(receiver.seen),
+            records_in_window=stream,
             invocations_in_window=receiver.invocations,
             cpu_s_in_window=closed.cpu_s - opened.cpu_s,
-            cpu_records=len(receiver.seen) - seen_at_open,
+            cpu_records=stream - seen_at_open,
             peak_rss_bytes=closed.peak_rss_bytes,
             driver_cpu_cores=driver_cpu_s / max(closed.at_s - opened.at_s, 1e-9),
             log=str(self.log_path),
@@ -261,12 +265,29 @@ class _Run:
 
     def _done(self, ends: dict[int, int]) -> Callable[[], bool]:
         """The function has every record; or, for a contender that commits before
-        delivering, its committed offsets reached `ends`: it will deliver nothing more."""
+        delivering, its committed offsets reached `ends`: it will deliver nothing more.
+        Filtering, the function has every passing record and the commit reached `ends`."""
         reached = self.receiver.reached.is_set
+        if self.scenario.filters:
+            checker = _CommittedChecker(self.env, self.group, self.topic, ends, every_s=_TICK_S)
+            return lambda: reached() and checker.caught_up()
         if not self.contender.commits_before_delivery:
             return reached
         checker = _CommittedChecker(self.env, self.group, self.topic, ends)
         return lambda: reached() or checker.caught_up()
+
+    def _deliveries_below(self, committed: dict[int, int]) -> int:
+        """How many records below the committed offsets should have reached the function.
+        Record i is at offset i // P of partition i % P (a new topic, keys ≥ records)."""
+        if not self.scenario.filters:
+            return sum(committed.values())
+        partitions = self.scenario.workload.partitions
+        return sum(
+            1
+            for partition, end in committed.items()
+            for offset in range(end)
+            if self.scenario.passes(offset * partitions + partition)
+        )
 
     def _environment(self) -> dict[str, str]:
         """The contender's whole environment: the bridge's variables, which baselines read."""
@@ -327,8 +348,16 @@ class _Process:
 class _CommittedChecker:
     """Asks for the group's committed offsets now and then, without blocking the caller."""
 
-    def __init__(self, env: Environment, group: str, topic: str, ends: dict[int, int]) -> None:
+    def __init__(
+        self,
+        env: Environment,
+        group: str,
+        topic: str,
+        ends: dict[int, int],
+        every_s: float = _COMMITTED_EVERY_S,
+    ) -> None:
         self._env, self._group, self._topic, self._ends = env, group, topic, ends
+        self._every_s = every_s
         self._asked_at = 0.0
         self._asking: asyncio.Future[dict[int, int]] | None = None
         self._reached = False
@@ -338,7 +367,7 @@ class _CommittedChecker:
             committed = self._asking.result()
             self._reached = all(committed.get(p, 0) >= end for p, end in self._ends.items())
             self._asking = None
-        if self._asking is None and time.monotonic() - self._asked_at >= _COMMITTED_EVERY_S:
+        if self._asking is None and time.monotonic() - self._asked_at >= self._every_s:
             self._asked_at = time.monotonic()
             self._asking = asyncio.ensure_future(self._env.committed(self._group, self._topic))
         return self._reached

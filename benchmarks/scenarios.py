@@ -9,7 +9,10 @@ from benchmarks.measure import throughput_bound
 from benchmarks.workload import Workload
 from consumer.settings import BridgeSettings, load_settings
 
-ALL = ("S1", "S2", "S3", "S4")
+ALL = ("S1", "S2", "S3", "S4", "S5")
+# S5: S2 with a two-field pattern that passes one kind of ten.
+S5_PATTERNS = '[{"value": {"kind": ["allele"], "pad": [{"prefix": "x"}]}}]'
+S5_KIND = "allele"
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,19 @@ class Scenario:
     concurrency_limit: int | None = None  # the function's; None: unreserved
     max_window_s: float = 60.0  # a contender's measurement stops then, drained or not
     live_s: float = 0.0  # > 0: then records are produced live for this long, for latency
+    passing_kind: str | None = None  # filtering: only records of this kind reach the function
+
+    @property
+    def filters(self) -> bool:
+        return self.passing_kind is not None
+
+    def passes(self, index: int) -> bool:
+        """Record `index` reaches the function."""
+        return self.passing_kind is None or self.workload.kind(index) == self.passing_kind
+
+    def deliveries(self, records: int) -> int:
+        """How many of records 0..records-1 reach the function."""
+        return sum(1 for index in range(records) if self.passes(index))
 
     @property
     def slug(self) -> str:
@@ -108,6 +124,24 @@ def scenarios(
                 live_s=sizes.live_s,
             )
         )
+    if "S5" in chosen:
+        made.append(
+            Scenario(
+                "S5",
+                "filtering: S2 with a two-field pattern that passes 10 % of records",
+                workload,
+                sizes.s2_records,
+                latency_s=0.005,
+                contenders=bridges,
+                bridge_settings={
+                    "BATCH_SIZE": "500",
+                    "FILTER_PATTERNS": S5_PATTERNS,
+                    # The run ends when the commit reaches the end: commit often to see it.
+                    "COMMIT_INTERVAL_MS": "100",
+                },
+                passing_kind=S5_KIND,
+            )
+        )
     if "S3" in chosen:
         made.extend(
             Scenario(
@@ -140,7 +174,7 @@ def scenarios(
 
 
 def with_records(scenario: Scenario, records: int | None) -> Scenario:
-    """`--records N` resizes S1, S2 and S4 (S3 has its own backlog sizes)."""
+    """`--records N` resizes S1, S2, S4 and S5 (S3 has its own backlog sizes)."""
     if records is None or scenario.name.startswith("S3"):
         return scenario
     return replace(scenario, records=records)

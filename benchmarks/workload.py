@@ -2,18 +2,32 @@
 index, so two topics loaded with the same `Workload` hold the same records.
 
 Record i has key `k = i % keys` (`variant-<k>`) and lives in partition `k % partitions`, as a
-key-hashing producer would put it: one key, one partition. Its value is a JSON object of
-exactly `record_bytes` bytes (JSON, so the `legacy` payload of the baselines can carry it as
-text). With `keys` above the record count every record has a key of its own, like the
-production topic, whose keys are variant ids.
+key-hashing producer would put it: one key, one partition; its `kind` is one of ten, in turn
+along the partition. Its value is a JSON object of exactly `record_bytes` bytes (JSON, so the
+`legacy` payload of the baselines can carry it as text). With `keys` above the record count
+every record has a key of its own, like the production topic, whose keys are variant ids.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-_VALUE_HEAD = b'{"variant":"%012d","seq":%d,"pad":"'
+_VALUE_HEAD = b'{"variant":"%012d","seq":%d,"kind":"%s","pad":"'
 _VALUE_TAIL = b'"}'
+# Ten kinds, taken in turn along each partition: a pattern on one kind passes 10 % of every
+# partition's records (S5, filtering).
+KINDS = (
+    "allele",
+    "gene",
+    "haplotype",
+    "variant",
+    "assertion",
+    "evidence",
+    "condition",
+    "ruleset",
+    "citation",
+    "curation",
+)
 
 
 @dataclass(frozen=True)
@@ -23,7 +37,7 @@ class Workload:
     keys: int = 10_000_000
 
     def __post_init__(self) -> None:
-        smallest = len(_VALUE_HEAD % (0, 0)) + len(_VALUE_TAIL)
+        smallest = len(_VALUE_HEAD % (0, 0, b"assertion")) + len(_VALUE_TAIL)
         if self.record_bytes < smallest:
             raise ValueError(f"record_bytes must be at least {smallest}, got {self.record_bytes}")
         if self.partitions < 1 or self.keys < 1:
@@ -38,6 +52,10 @@ class Workload:
     def key(self, index: int) -> bytes:
         return b"variant-%d" % self.key_index(index)
 
+    def kind(self, index: int) -> str:
+        """The record's kind: the next of KINDS along its partition (while keys ≥ records)."""
+        return KINDS[(index // self.partitions) % len(KINDS)]
+
     def value(self, index: int) -> bytes:
-        head = _VALUE_HEAD % (self.key_index(index), index)
+        head = _VALUE_HEAD % (self.key_index(index), index, self.kind(index).encode())
         return head + b"x" * (self.record_bytes - len(head) - len(_VALUE_TAIL)) + _VALUE_TAIL

@@ -1,9 +1,10 @@
 """The delivery loop: fetch → lanes → invocations → offsets → commits.
 
-One task fetches and hands records to the lane of their partition; each batch a lane
-releases is delivered by a task of its own (retries included), which frees the lane's slot
-and dispatches the next batch when it ends; another task commits on a timer. Rebalances
-and shutdown drain in-flight batches, commit, and let go.
+One task fetches, filters (FILTER_PATTERNS: a filtered record is done at once) and hands
+records to the lane of their partition; each batch a lane releases is delivered by a task of
+its own (retries included), which frees the lane's slot and dispatches the next batch when
+it ends; another task commits on a timer. Rebalances and shutdown drain in-flight batches,
+commit, and let go.
 
 Invariants:
 - an offset is committed only when every record of the partition below it is done;
@@ -46,7 +47,8 @@ from consumer.kafka_connection import (
 from consumer.kafka_probe import probe_brokers
 from consumer.lanes import Lane
 from consumer.metrics import MetricsEmitter
-from consumer.payloads import encoder_for
+from consumer.payloads import PayloadFormat, encoder_for
+from consumer.record_filter import RecordFilter
 from consumer.records import Batch, KafkaRecord
 from consumer.settings import BridgeSettings
 
@@ -67,6 +69,9 @@ class Bridge:
         self._settings = settings
         self._invoker = invoker
         self._encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
+        patterns = settings.compiled_filter_patterns
+        keep_parsed_json = settings.payload_format is PayloadFormat.VALUE
+        self._filter = RecordFilter(patterns, keep_parsed_json) if patterns else None
         self.counters = Counters()
         self.metrics = MetricsEmitter(
             settings.metrics_namespace,
@@ -88,6 +93,11 @@ class Bridge:
         self._consumer: AIOKafkaConsumer | None = None
         self.ready = asyncio.Event()  # set once the first fetch has returned
         self._last_progress_at = time.time()  # when a batch was last done, for the health check
+
+    @property
+    def filtering(self) -> bool:
+        """FILTER_PATTERNS is set: some records may be done without an invocation."""
+        return self._filter is not None
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -158,6 +168,7 @@ class Bridge:
             "last_progress_at": self._last_progress_at,
             "stall_alarm_s": self._settings.stall_alarm_seconds,
             "records_delivered": self.counters.records_delivered,
+            "records_filtered": self.counters.records_filtered,
         }
 
     def _in_flight(self) -> int:
@@ -191,6 +202,7 @@ class Bridge:
             counts={
                 "RecordsConsumed": counters.records_fetched,
                 "RecordsDelivered": counters.records_delivered,
+                "RecordsFiltered": counters.records_filtered,
                 "Invocations": counters.invocations,
                 "FunctionErrors": counters.function_errors,
                 "Throttles": counters.throttles,
@@ -238,8 +250,15 @@ class Bridge:
         lane = self._lanes.get(partition)
         if lane is None:
             return  # revoked while the fetch was under way; its new owner fetches them
-        lane.add(records)
         self.counters.records_fetched += len(records)
+        if self._filter is None or not records:
+            lane.add(records)
+        else:  # filtered records are done here: the lane only passes over their offsets
+            admitted = self._filter.admitted(records)
+            lane.add(admitted, fetched_through=records[-1].offset)
+            if len(admitted) < len(records):
+                self.counters.records_filtered += len(records) - len(admitted)
+                self._last_progress_at = time.time()
         buffered = lane.buffered_records
         if buffered > self.counters.peak_buffered_records:
             self.counters.peak_buffered_records = buffered

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 class Counters:
     records_fetched: int = 0
     records_delivered: int = 0  # delivered or dead-lettered: done, as the offsets see it
+    records_filtered: int = 0  # matched no filter pattern: done without an invocation
     invocations: int = 0
     function_errors: int = 0
     throttles: int = 0

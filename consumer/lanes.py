@@ -180,8 +180,13 @@ class Lane:
 
     # -- the pipeline ----------------------------------------------------------------------
 
-    def add(self, records: Iterable[KafkaRecord]) -> None:
-        """Queues fetched records; they must come in increasing offset order."""
+    def add(self, records: Iterable[KafkaRecord], fetched_through: int | None = None) -> None:
+        """Queues fetched records; they must come in increasing offset order.
+
+        `fetched_through` is the last offset fetched when the fetch held more than `records`:
+        the records left out were filtered out, done without a batch, and the commit may
+        pass them (a fetch whose records were all filtered out still moves the commit).
+        """
         track = self._tracker.track
         queues, ready, busy, keyed = self._queues, self._ready, self._busy, self._keyed
         count = size = 0
@@ -206,6 +211,8 @@ class Lane:
             self._pending += count
             self.buffered_records += count
             self.buffered_bytes += size
+        if fetched_through is not None:
+            self._tracker.pass_over(fetched_through)
 
     def next_batch(self) -> Batch | None:
         """The next batch to invoke, or None when the in-flight limit is reached or every

@@ -52,6 +52,12 @@ METRICS = (
     MetricDefinition(
         "RecordsDelivered", "Count", Kind.COUNT, "records done: delivered or dead-lettered"
     ),
+    MetricDefinition(
+        "RecordsFiltered",
+        "Count",
+        Kind.COUNT,
+        "records that matched no filter pattern: committed without an invocation",
+    ),
     MetricDefinition("Invocations", "Count", Kind.COUNT, "Lambda invocations, retries included"),
     MetricDefinition("FunctionErrors", "Count", Kind.COUNT, "invocations the function failed"),
     MetricDefinition("Throttles", "Count", Kind.COUNT, "invocations Lambda throttled (429)"),

@@ -8,12 +8,17 @@ from collections import deque
 class OffsetTracker:
     """Offsets of one partition, tracked as fetched and marked done as delivered or dead-lettered.
 
+    A fetched record that is filtered out is never tracked: offsets between tracked ones are
+    gaps the commit may pass, and `pass_over` moves the end past filtered records at the tail.
+
     Invariants:
-    - tracked offsets strictly increase (gaps allowed: compaction, transaction markers);
+    - tracked offsets strictly increase (gaps allowed: compaction, transaction markers,
+      filtered records);
     - `_outstanding` holds tracked offsets in increasing order, and its head is never done:
       done offsets are dropped from the front as soon as everything before them is done;
     - `_undone` is exactly the tracked offsets not yet marked done;
-    - `committable_offset` is the lowest undone offset, or last tracked + 1 when none is
+    - `_last_tracked` is the highest offset tracked or passed over;
+    - `committable_offset` is the lowest undone offset, or `_last_tracked` + 1 when none is
       undone, so it never passes an undone offset and never moves backwards.
 
     Each offset costs O(1) amortized: one append and one popleft on the deque, one set add
@@ -38,6 +43,17 @@ class OffsetTracker:
         self._last_tracked = offset
         self._outstanding.append(offset)
         self._undone.add(offset)
+
+    def pass_over(self, offset: int) -> None:
+        """Records that every offset up to `offset` was fetched: those not tracked need no
+        delivery (filtered out), so the commit may pass them once the tracked ones are done."""
+        last = self._last_tracked
+        if last is not None and offset < last:
+            raise ValueError(
+                f"offset {offset} passed over after {last}: a partition's records must be "
+                "fetched in increasing offset order"
+            )
+        self._last_tracked = offset
 
     def mark_done(self, offset: int) -> None:
         """Records that `offset` was delivered or dead-lettered; any order is fine."""

@@ -31,6 +31,7 @@ from consumer.records import (
     CREATE_TIME,
     LOG_APPEND_TIME,
     SEPARATOR,
+    CheckedJsonRecord,
     KafkaRecord,
     RecordEncoder,
     UndeliverableRecord,
@@ -271,6 +272,8 @@ class ValueEncoder:
 
     def encode_record(self, record: KafkaRecord) -> bytes:
         value = record.value
+        if type(record) is CheckedJsonRecord:
+            return record.value  # the filter stage parsed it already: each value parsed once
         if value is None:
             raise UndeliverableRecord(f"value is null (a tombstone), not JSON; {_VALUE_FIX}")
         text = _utf8(value, "value", _VALUE_FIX)

@@ -35,6 +35,37 @@ class KafkaRecord(Protocol):
     def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedJsonRecord:
+    """A fetched record whose value the filter stage parsed as JSON (an object or an array),
+    so the `value` payload format sends it without parsing it again."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    timestamp_type: int
+    key: bytes | None
+    value: bytes
+    headers: Sequence[tuple[str, bytes]]
+
+    @classmethod
+    def of(cls, record: KafkaRecord) -> CheckedJsonRecord:
+        value = record.value
+        if value is None:
+            raise ValueError("a tombstone has no JSON value to have checked")
+        return cls(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.timestamp,
+            record.timestamp_type,
+            record.key,
+            value,
+            record.headers,
+        )
+
+
 class RecordEncoder(Protocol):
     """Turns records into one invocation payload of a given format (see payloads.py).
 

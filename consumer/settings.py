@@ -34,6 +34,7 @@ from pydantic import (
 
 from consumer.declarations import SettingProblem, SettingRuleError, declarations, problems, setting
 from consumer.errors import ConfigurationError
+from consumer.filter_patterns import Pattern, compile_patterns
 from consumer.health import DEFAULT_HEALTH_FILE
 from consumer.kafka_arguments import check_kafka_properties
 from consumer.limits import LAMBDA_EVENT_MAX_BYTES, LAMBDA_REQUEST_RESPONSE_MAX_BYTES
@@ -280,6 +281,15 @@ class BridgeSettings(BaseModel):
         doc="`native` (Lambda's Kafka event), `legacy` (replaced bridge) or `value`.",
         stack="payloadFormat",
     )
+    filter_patterns: str | None = setting(
+        None,
+        doc=(
+            "Lambda filter patterns as a JSON list: only records matching one are invoked, "
+            "the others are committed without an invocation. See Filtering."
+        ),
+        stack="filterPatterns",
+        example="""'[{"value": {"type": ["allele"]}}]'""",
+    )
     ordering: Ordering = setting(
         Ordering.key,
         doc="`key`, `partition` (strict, one batch at a time) or `none`.",
@@ -472,6 +482,14 @@ class BridgeSettings(BaseModel):
             parse_moment(value)
         return value
 
+    @field_validator("filter_patterns")
+    @classmethod
+    def _check_filter_patterns(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            compile_patterns(value)  # a FilterPatternError is a ValueError: one line
+            return value
+        return None
+
     @field_validator("kafka_properties", mode="before")
     @classmethod
     def _parse_kafka_properties(cls, value: Any) -> Any:
@@ -656,6 +674,11 @@ class BridgeSettings(BaseModel):
             assert self.kafka_starting_position_timestamp is not None  # a rule says so
             return int(parse_moment(self.kafka_starting_position_timestamp).timestamp() * 1000)
         return int(datetime.fromisoformat(self.kafka_starting_position).timestamp() * 1000)
+
+    @property
+    def compiled_filter_patterns(self) -> list[Pattern]:
+        """FILTER_PATTERNS, compiled; empty when no filtering."""
+        return [] if self.filter_patterns is None else compile_patterns(self.filter_patterns)
 
     @property
     def topics_description(self) -> str:

@@ -67,7 +67,10 @@ def dashboard_body(watched: Watched, cluster: str, service: str) -> str:
 
     s = watched.series
     widgets = [
-        widget("Throughput (records/min)", [s("RecordsConsumed"), s("RecordsDelivered")]),
+        widget(
+            "Throughput (records/min)",
+            [s("RecordsConsumed"), s("RecordsDelivered"), s("RecordsFiltered")],
+        ),
         widget(
             "Consumer lag (records)",
             [s("ConsumerLag", stat="Maximum", label="worst partition"),
@@ -207,9 +210,10 @@ def alarms(
         metric_queries=[
             _query("lag", watched, "ConsumerLag", "Maximum"),
             _query("delivered", watched, "RecordsDelivered", "Sum"),
+            _query("filtered", watched, "RecordsFiltered", "Sum"),  # done too: progress
             _expression(
                 "stuck",
-                "IF(FILL(lag, 0) > 0 AND FILL(delivered, 0) == 0, 1, 0)",
+                "IF(FILL(lag, 0) > 0 AND FILL(delivered, 0) + FILL(filtered, 0) == 0, 1, 0)",
                 "waiting without progress",
             ),
         ],

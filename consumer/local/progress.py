@@ -23,12 +23,13 @@ _CLEAR_LINE = "\r\x1b[K"
 @dataclass(frozen=True)
 class Progress:
     elapsed_s: float
-    done: int  # delivered or dead-lettered: the records the bridge has finished with
+    done: int  # delivered, dead-lettered or filtered: the records the bridge has finished with
     dead_lettered: int
     in_flight: int  # invocations the function is running
     retries: int
     target: int | None  # records produced by this run, when it produced any
     lag: int | None  # records past the group's committed offsets; None when unknown
+    filtered: int | None = None  # matched no FILTER_PATTERNS pattern; None: no filtering
 
 
 class RateMeter:
@@ -54,10 +55,11 @@ def progress_line(progress: Progress, rate_per_s: float) -> str:
     else:
         done = f"{done} done"
     lag = "?" if progress.lag is None else f"{progress.lag:,}"
+    filtered = "" if progress.filtered is None else f"  filtered {progress.filtered:,}"
     return (
         f"{progress.elapsed_s:5.1f} s  {done}  {rate_per_s:,.0f} records/s  lag {lag}  "
         f"in flight {progress.in_flight}  retries {progress.retries}  "
-        f"dead-lettered {progress.dead_lettered}"
+        f"dead-lettered {progress.dead_lettered}{filtered}"
     )
 
 

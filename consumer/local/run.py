@@ -260,6 +260,7 @@ class LocalRun:
             retries=counters.retries,
             throttles=counters.throttles,
             dead_letter_files=files,
+            filtered=counters.records_filtered if settings.filter_patterns else None,
         )
         for line in summary_lines(summary):
             self._terminal.say(line)
@@ -279,18 +280,20 @@ class LocalRun:
         assert self.interrupt.stop is not None
         stopping = asyncio.ensure_future(self.interrupt.stop.wait())
         tick_s = _LIVE_TICK_S if self._terminal.live else _PLAIN_TICK_S
+        filtering = bridge.filtering
         try:
             while True:
                 position = await _position(reader)
                 counters = bridge.counters
                 progress = Progress(
                     elapsed_s=time.monotonic() - started_s,
-                    done=counters.records_delivered,
+                    done=counters.records_delivered + counters.records_filtered,
                     dead_lettered=counters.dead_lettered,
                     in_flight=local_lambda.record.in_flight(self._options.function_name),
                     retries=counters.retries,
                     target=produced.count or None,
                     lag=None if position is None else position.lag,
+                    filtered=counters.records_filtered if filtering else None,
                 )
                 drained = self._options.until_drained and progress.lag == 0
                 self._terminal.show(progress, force=drained)

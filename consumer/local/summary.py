@@ -22,10 +22,11 @@ class RunSummary:
     retries: int
     throttles: int
     dead_letter_files: list[Path] = field(default_factory=list)
+    filtered: int | None = None  # matched no FILTER_PATTERNS pattern; None: no filtering
 
 
 def summary_lines(summary: RunSummary) -> list[str]:
-    done = summary.delivered + summary.dead_lettered
+    done = summary.delivered + summary.dead_lettered + (summary.filtered or 0)
     rate = done / summary.wall_s if summary.wall_s > 0 else 0.0
     how = "drained" if summary.drained else "stopped"
     of = f" of {summary.produced:,} produced" if summary.produced else ""
@@ -40,6 +41,14 @@ def summary_lines(summary: RunSummary) -> list[str]:
     if len(files) > _LISTED_DEAD_LETTERS:
         lines.append(_row("", "", f"… and {len(files) - _LISTED_DEAD_LETTERS:,} more"))
     failed_note = "failed invocations: retried, then split to find the failing records"
+    if summary.filtered is not None:
+        lines.append(
+            _row(
+                "filtered",
+                f"{summary.filtered:,}",
+                "matched no FILTER_PATTERNS pattern: committed, never invoked",
+            )
+        )
     lines += [
         _row("duplicates", duplicates, "records the handler was given again after taking them"),
         _row(

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmarks.workload import Workload
+from benchmarks.workload import KINDS, Workload
 
 
 def test_a_record_is_made_from_its_index_alone() -> None:
@@ -22,6 +22,14 @@ def test_values_are_json_of_exactly_the_record_size() -> None:
         value = workload.value(index)
         assert len(value) == 1024
         assert json.loads(value)["seq"] == index
+
+
+def test_each_partition_holds_every_kind_in_turn() -> None:
+    workload = Workload(partitions=20)
+    for partition in (0, 7, 19):
+        kinds = [json.loads(workload.value(i))["kind"] for i in range(partition, 2000, 20)]
+        assert kinds.count("allele") == len(kinds) // 10
+        assert kinds[:10] == list(KINDS)
 
 
 def test_a_key_always_lands_in_the_same_partition() -> None:

@@ -284,6 +284,27 @@ def test_committable_offset_waits_for_the_oldest_batch() -> None:
     assert lane.is_idle
 
 
+def test_filtered_records_are_never_batched_and_the_commit_passes_them() -> None:
+    lane = make_lane(Ordering.none)
+    fetched = keyed(b"a", b"b", b"c", b"d", b"e", start=10)
+    lane.add([fetched[1], fetched[3]], fetched_through=14)  # 10, 12, 14 filtered out
+    assert lane.pending_records == 2
+    assert lane.buffered_records == 2
+    batch = take(lane)
+    assert offsets(batch) == [11, 13]
+    assert lane.committable_offset == 11  # 10 is done; 11 is not yet
+    lane.complete(batch)
+    assert lane.committable_offset == 15
+    assert lane.is_idle
+
+
+def test_a_fetch_filtered_out_entirely_moves_the_commit_without_a_batch() -> None:
+    lane = make_lane()
+    lane.add([], fetched_through=41)
+    assert lane.next_batch() is None
+    assert lane.committable_offset == 42
+
+
 def test_completing_a_batch_twice_is_refused() -> None:
     lane = make_lane()
     lane.add(keyed(b"a"))

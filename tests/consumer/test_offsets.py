@@ -119,3 +119,59 @@ def test_tracking_and_completion_interleaved_keep_the_commit_safe(
         assert committable == expected
         assert previous is None or committable >= previous
         previous = committable
+
+
+def test_filtered_records_at_the_tail_are_passed_by_the_commit() -> None:
+    tracker = OffsetTracker()
+    tracker.track(10)
+    tracker.pass_over(14)  # 11..14 fetched and filtered out
+    assert tracker.committable_offset == 10  # 10 is not done yet
+    tracker.mark_done(10)
+    assert tracker.committable_offset == 15
+
+
+def test_a_fetch_filtered_out_entirely_still_moves_the_commit() -> None:
+    tracker = OffsetTracker()
+    tracker.pass_over(99)
+    assert tracker.committable_offset == 100
+    tracker.track(100)
+    assert tracker.committable_offset == 100
+
+
+def test_passing_over_backwards_is_refused() -> None:
+    tracker = OffsetTracker()
+    tracker.track(5)
+    with pytest.raises(ValueError, match="increasing offset order"):
+        tracker.pass_over(4)
+    tracker.pass_over(5)  # the fetch ended with a kept record: nothing to pass
+    assert tracker.committable_offset == 5
+
+
+@given(
+    fetches=st.lists(
+        st.lists(st.booleans(), min_size=1, max_size=12),  # per fetched record: kept?
+        min_size=1,
+        max_size=20,
+    ),
+    data=st.data(),
+)
+def test_filtered_offsets_never_hold_the_commit_nor_let_it_pass_a_kept_one(
+    fetches: list[list[bool]], data: st.DataObject
+) -> None:
+    tracker = OffsetTracker()
+    next_offset = 0
+    undone: set[int] = set()
+    for fetch in fetches:
+        for kept in fetch:
+            if kept:
+                tracker.track(next_offset)
+                undone.add(next_offset)
+            next_offset += 1
+        tracker.pass_over(next_offset - 1)
+        for offset in data.draw(
+            st.sets(st.sampled_from(sorted(undone))) if undone else st.just(set())
+        ):
+            tracker.mark_done(offset)
+            undone.discard(offset)
+        expected = min(undone) if undone else next_offset
+        assert tracker.committable_offset == expected

@@ -40,6 +40,7 @@ TEXT_SAMPLES: dict[str, str] = {
     "startingPosition": "2026-01-01T00:00:00Z",
     "startingPositionTimestamp": "1767225600",
     "kafkaProperties": '{"fetch_min_bytes": 7}',
+    "filterPatterns": '[{"value": {"type": ["allele"]}}]',
     "oauthTokenUrl": "https://idp.example.com/oauth2/token",
     "oauthClientId": "bridge-client",
     "oauthScope": "kafka",

@@ -71,7 +71,12 @@ def test_alarms_watch_lag_dead_letters_errors_progress_and_tasks_and_notify_the_
     assert alarm_metric_names(alarms["dead-lettered"]) == {"DeadLettered"}
     assert alarms["dead-lettered"]["threshold"] == 0
     assert alarm_metric_names(alarms["function-errors"]) == {"FunctionErrors", "Invocations"}
-    assert alarm_metric_names(alarms["no-progress"]) == {"ConsumerLag", "RecordsDelivered"}
+    # Filtered records are progress too: a stream that filters everything is not stuck.
+    assert alarm_metric_names(alarms["no-progress"]) == {
+        "ConsumerLag",
+        "RecordsDelivered",
+        "RecordsFiltered",
+    }
     assert alarms["no-tasks"]["metricName"] == "RunningTaskCount"
     for inputs in alarms.values():
         assert alarm_metric_names(inputs) <= METRIC_NAMES

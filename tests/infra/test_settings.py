@@ -103,6 +103,15 @@ BRIDGE_BAD_VALUES = [
     ({"topicPattern": "orders-.*"}, ["topicPattern and topic exclude each other"]),
     ({"startingPosition": "AT_TIMESTAMP"}, ["startingPositionTimestamp goes with"]),
     ({"oauthExtensions": "[]"}, ["oauthExtensions is '[]': must be a JSON object"]),
+    ({"filterPatterns": "{value: 1}"}, ["filterPatterns is '{value: 1}': not JSON"]),
+    (
+        {"filterPatterns": '[{"value": {"path": [{"wildcard": "*.png"}]}}]'},
+        ["pattern 1 of 1", "value.path: 'wildcard' is an EventBridge operator"],
+    ),
+    (
+        {"filterPatterns": '[{"value": {"n": [{"numeric": [">", "5"]}]}}]'},
+        ['numeric compares with numbers, not "5"'],
+    ),
     (
         {"lambdaInvocationType": "Event", "batchMaxBytes": 2 * 1024 * 1024},
         ["batchMaxBytes=2097152 is over Lambda's 1048576-byte limit for Event invocations"],

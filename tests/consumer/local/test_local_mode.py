@@ -246,6 +246,56 @@ async def test_records_from_a_file_reach_the_legacy_example_as_its_print_shows(
     assert "PAYLOAD_FORMAT=legacy" in finished.out
 
 
+# A handler that appends the "n" of every record's JSON value to $RECEIVED_FILE.
+N_RECORDING_HANDLER = """
+import base64
+import json
+import os
+
+def handler(event, context):
+    with open(os.environ["RECEIVED_FILE"], "a") as received:
+        for records in event["records"].values():
+            for record in records:
+                received.write(f"{json.loads(base64.b64decode(record['value']))['n']}\\n")
+    return {"batchItemFailures": []}
+"""
+
+
+async def test_filter_patterns_set_locally_deliver_the_matching_records_and_count_the_rest(
+    tmp_path: Path, kafka: KafkaUnderTest, topic_name: str
+) -> None:
+    kinds = ["allele", "gene", "gene", "haplotype"]
+    lines = [{"key": f"v{n % 5}", "value": {"type": kinds[n % 4], "n": n}} for n in range(40)]
+    source = tmp_path / "records.jsonl"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (tmp_path / "recording.py").write_text(N_RECORDING_HANDLER)
+    received_file = tmp_path / "received.txt"
+
+    finished = await run(
+        "--bootstrap",
+        kafka.bootstrap,
+        "--topic",
+        topic_name,
+        "--handler",
+        "recording.py:handler",
+        "--from-file",
+        str(source),
+        "--set",
+        'FILTER_PATTERNS=[{"value": {"type": ["allele", "haplotype"]}}]',
+        "--until-drained",
+        cwd=tmp_path,
+        RECEIVED_FILE=str(received_file),
+    )
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    expected = sorted(line["value"]["n"] for line in lines if line["value"]["type"] != "gene")
+    assert sorted(int(n) for n in received_file.read_text().split()) == expected
+    assert finished.number("delivered") == len(expected)
+    assert finished.number("filtered") == len(lines) - len(expected)
+    assert re.search(rf"{len(lines)} records done", finished.out), "filtered records are done"
+    assert re.search(r"dead-lettered \d+  filtered \d+$", finished.out, re.M), "progress line"
+
+
 async def test_ctrl_c_mid_run_stops_cleanly_and_leaves_no_child_process(tmp_path: Path) -> None:
     # At most 40 invocations of 10 records in flight, 0.2 s each: 2,000 records/s at most,
     # so 20,000 records are far from done when the first are.

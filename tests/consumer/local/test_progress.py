@@ -29,6 +29,12 @@ def test_the_line_shows_done_of_target_rate_lag_in_flight_retries_and_dead_lette
     assert "lag ?" in progress_line(progress(target=None, lag=None), 0)
 
 
+def test_with_filter_patterns_the_line_counts_the_filtered_records() -> None:
+    filtering = Progress(3.25, 2000, 0, 0, 0, 2000, 0, filtered=1500)
+    assert progress_line(filtering, 0).endswith("dead-lettered 0  filtered 1,500")
+    assert "filtered" not in progress_line(progress(), 0)
+
+
 def test_the_rate_is_over_the_last_seconds_not_the_whole_run() -> None:
     meter = RateMeter(window_s=2.0)
     for second in range(10):
