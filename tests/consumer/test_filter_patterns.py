@@ -505,17 +505,21 @@ def test_patterns_pasted_from_lambda_filter_criteria_are_taken_as_they_are() -> 
         assert (filtering.admits(allele), filtering.admits(gene)) == (True, False)
 
 
-def test_each_value_is_parsed_once_whatever_the_number_of_patterns(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    parsed: list[bytes] = []
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every value the record filter parses, in order."""
+    seen: list[bytes] = []
     parse = record_filter._parse_json
 
     def counting(value: bytes) -> Any:
-        parsed.append(value)
+        seen.append(value)
         return parse(value)
 
     monkeypatch.setattr(record_filter, "_parse_json", counting)
+    return seen
+
+
+def test_each_value_is_parsed_once_whatever_the_number_of_patterns(parsed: list[bytes]) -> None:
     patterns = [{"value": {"n": [i]}} for i in range(5)] + [{"topic": ["t"], "value": {"m": [1]}}]
     records = [json_record({"n": i}, offset=i) for i in range(20)]
     RecordFilter(compile_patterns(patterns)).admitted(records)
@@ -527,16 +531,8 @@ def test_each_value_is_parsed_once_whatever_the_number_of_patterns(
 
 
 def test_for_the_value_format_a_parsed_value_is_not_parsed_again(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, parsed: list[bytes]
 ) -> None:
-    parsed: list[bytes] = []
-    parse = record_filter._parse_json
-
-    def counting(value: bytes) -> Any:
-        parsed.append(value)
-        return parse(value)
-
-    monkeypatch.setattr(record_filter, "_parse_json", counting)
     checking_json = json.loads
 
     def refused(*arguments: Any, **named: Any) -> Any:
