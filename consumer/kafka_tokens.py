@@ -108,7 +108,13 @@ def oidc_client_credentials(
                 f"KAFKA_OAUTH_TOKEN_URL: {token_url} gave no access token (HTTP {status}, "
                 f"{error or 'no error code'}). Check KAFKA_OAUTH_SCOPE and the client's grants."
             )
-        lifetime_s = float(answer.get("expires_in", 3600))
+        try:
+            lifetime_s = float(answer.get("expires_in", 3600))
+        except (TypeError, ValueError):
+            raise TokenUnavailableError(
+                f"KAFKA_OAUTH_TOKEN_URL: {token_url} gave a token whose expires_in is not a "
+                "number of seconds. Check that the URL is the identity provider's token endpoint."
+            ) from None
         return str(answer["access_token"]), time.time() + lifetime_s
 
     return fetch

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from consumer.kafka_connection import token_provider
+from consumer.kafka_tokens import TokenUnavailableError, oidc_client_credentials
 from consumer.local import FunctionSpec, LocalLambda
 from consumer.local.broker_process import free_loopback_port
 from consumer.pem import as_file
@@ -289,6 +290,13 @@ async def test_an_unreachable_token_endpoint_is_one_line(
     code, lines = await run_to_exit(oauth_environment(kafka, local_lambda.url, topic_name, nowhere))
     assert code == 3
     assert f"KAFKA_OAUTH_TOKEN_URL: no token from {nowhere}" in the_error(lines)
+
+
+async def test_a_token_answer_without_a_lifetime_in_seconds_is_one_line(tmp_path: Path) -> None:
+    async with token_endpoint(IdentityProvider(tmp_path), expires_in="soon") as token_url:
+        fetch = oidc_client_credentials(token_url, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, None)
+        with pytest.raises(TokenUnavailableError, match="expires_in is not a number of seconds"):
+            await fetch()
 
 
 async def test_a_token_the_broker_does_not_trust_is_one_line(

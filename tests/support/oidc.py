@@ -49,10 +49,11 @@ class IdentityProvider:
 
 @asynccontextmanager
 async def token_endpoint(
-    provider: IdentityProvider, *, lifetime_s: float = 3600
+    provider: IdentityProvider, *, lifetime_s: float = 3600, expires_in: object = None
 ) -> AsyncIterator[str]:
     """Serves POST /token (client credentials, client_secret_basic) on a loopback port;
-    yields its URL. A wrong client id or secret gets 401 invalid_client, as RFC 6749 says."""
+    yields its URL. A wrong client id or secret gets 401 invalid_client, as RFC 6749 says.
+    `expires_in` overrides what the answer says of the lifetime (a broken provider)."""
 
     async def token(request: web.Request) -> web.Response:
         form = await request.post()
@@ -62,7 +63,11 @@ async def token_endpoint(
             return web.json_response({"error": "invalid_client"}, status=401)
         access_token = provider.issue(OAUTH_CLIENT_ID, lifetime_s)
         return web.json_response(
-            {"access_token": access_token, "token_type": "Bearer", "expires_in": lifetime_s}
+            {
+                "access_token": access_token,
+                "token_type": "Bearer",
+                "expires_in": lifetime_s if expires_in is None else expires_in,
+            }
         )
 
     app = web.Application()
