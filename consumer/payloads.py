@@ -28,9 +28,10 @@ from typing import NoReturn
 
 from consumer.limits import LAMBDA_EVENT_MAX_BYTES, LAMBDA_REQUEST_RESPONSE_MAX_BYTES
 from consumer.records import (
-    CREATE_TIME,
-    LOG_APPEND_TIME,
+    NO_TIMESTAMP,
+    NO_TIMESTAMP_TYPE,
     SEPARATOR,
+    TIMESTAMP_TYPE_NAMES,
     CheckedJsonRecord,
     KafkaRecord,
     RecordEncoder,
@@ -77,9 +78,8 @@ _json_text = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 # (powertools-lambda-python#6862, aws-lambda-go#506 `[]int8`, aws-lambda-dotnet#1476 `sbyte`).
 _SIGNED_BYTE = [str(byte - 256 if byte > 127 else byte).encode() for byte in range(256)]
 
-_TIMESTAMP_TYPE = {CREATE_TIME: b"CREATE_TIME", LOG_APPEND_TIME: b"LOG_APPEND_TIME"}
-_NO_TIMESTAMP_TYPE = b"NO_TIMESTAMP_TYPE"  # message format v0: no timestamp at all
-_NO_TIMESTAMP = -1  # what Kafka's Java client reports then; aiokafka gives None
+_TIMESTAMP_TYPE = {kind: name.encode() for kind, name in TIMESTAMP_TYPE_NAMES.items()}
+_NO_TIMESTAMP_TYPE = NO_TIMESTAMP_TYPE.encode()
 
 
 def _enclose(head: bytes, fragments: Sequence[bytes], tail: bytes) -> bytes:
@@ -146,7 +146,7 @@ class NativeEncoder:
 
     def encode_record(self, record: KafkaRecord) -> bytes:
         topic = self._topics[record.topic]
-        timestamp = _NO_TIMESTAMP if record.timestamp is None else record.timestamp
+        timestamp = NO_TIMESTAMP if record.timestamp is None else record.timestamp
         key = record.key
         value = record.value
         headers = record.headers
@@ -219,7 +219,7 @@ class LegacyEncoder:
 
     def encode_record(self, record: KafkaRecord) -> bytes:
         topic = self._topics[record.topic]
-        timestamp = _NO_TIMESTAMP if record.timestamp is None else record.timestamp
+        timestamp = NO_TIMESTAMP if record.timestamp is None else record.timestamp
         key = record.key
         value = record.value
         return (

@@ -27,12 +27,17 @@ import msgspec
 
 from consumer.filter_matching import ABSENT, UNREADABLE
 from consumer.filter_patterns import Pattern
-from consumer.records import CREATE_TIME, LOG_APPEND_TIME, CheckedJsonRecord, KafkaRecord
+from consumer.records import (
+    NO_TIMESTAMP,
+    NO_TIMESTAMP_TYPE,
+    TIMESTAMP_TYPE_NAMES,
+    CheckedJsonRecord,
+    KafkaRecord,
+)
 
 _parse_json = msgspec.json.Decoder().decode  # RFC 8259 and UTF-8, about 4x the stdlib's speed
 _JSON_OPENERS = (b"{", b"[")
 _WHITESPACE = b" \t\r\n"
-_TIMESTAMP_TYPES = {CREATE_TIME: "CREATE_TIME", LOG_APPEND_TIME: "LOG_APPEND_TIME"}
 
 
 def value_view(value: bytes | None) -> Any:
@@ -76,18 +81,17 @@ def _headers_view(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, Any]
     return view
 
 
-# How each field a pattern can name is read from a record.
-_FIELDS: dict[str, Callable[[KafkaRecord], Any]] = {
+# How each field a pattern can name, but the value (value_view), is read from a record.
+_METADATA: dict[str, Callable[[KafkaRecord], Any]] = {
     "topic": lambda record: record.topic,
     "partition": lambda record: record.partition,
     "offset": lambda record: record.offset,
-    "timestamp": lambda record: -1 if record.timestamp is None else record.timestamp,
-    "timestampType": lambda record: _TIMESTAMP_TYPES.get(
-        record.timestamp_type, "NO_TIMESTAMP_TYPE"
+    "timestamp": lambda record: NO_TIMESTAMP if record.timestamp is None else record.timestamp,
+    "timestampType": lambda record: TIMESTAMP_TYPE_NAMES.get(
+        record.timestamp_type, NO_TIMESTAMP_TYPE
     ),
     "key": lambda record: _text(record.key),
     "headers": lambda record: _headers_view(record.headers),
-    "value": lambda record: value_view(record.value),  # read once, before the others
 }
 
 
@@ -103,9 +107,7 @@ class RecordFilter:
             raise ValueError("a RecordFilter needs at least one pattern")
         self._patterns = tuple(pattern.matches for pattern in patterns)
         named = frozenset().union(*(pattern.names for pattern in patterns))
-        self._readers = tuple(
-            (name, _FIELDS[name]) for name in _FIELDS if name in named and name != "value"
-        )
+        self._readers = tuple((name, read) for name, read in _METADATA.items() if name in named)
         self._names_value = "value" in named
         by_value = [pattern.value_matches for pattern in patterns]
         self._value_matchers = tuple(m for m in by_value if m is not None)

@@ -10,9 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-# Kafka's timestamp types, as aiokafka reports them.
+# Kafka's timestamp types, as aiokafka reports them, and as Lambda's event names them.
 CREATE_TIME = 0
 LOG_APPEND_TIME = 1
+TIMESTAMP_TYPE_NAMES = {CREATE_TIME: "CREATE_TIME", LOG_APPEND_TIME: "LOG_APPEND_TIME"}
+NO_TIMESTAMP_TYPE = "NO_TIMESTAMP_TYPE"  # message format v0: no timestamp at all
+NO_TIMESTAMP = -1  # what Kafka's Java client reports then; aiokafka gives None
 SEPARATOR = b","  # between the fragments of one payload
 
 

@@ -206,7 +206,7 @@ class InfraSettings(BaseModel):
         15,
         ge=1,
         le=1440,
-        doc="Alarm when records wait but none is delivered for this many minutes.",
+        doc="Alarm when records wait but none is delivered (or filtered) for this many minutes.",
         stack="stallAlarmMinutes",
     )
     autoscaling: bool = setting(

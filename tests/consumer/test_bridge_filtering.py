@@ -54,6 +54,16 @@ def passes(record: TestRecord) -> bool:
     return bool(json.loads(record.value)["type"] == "allele")
 
 
+def filtering_bridge(
+    kafka: KafkaUnderTest, local_lambda: LocalLambda, topic: str, **settings: object
+) -> tuple[str, dict[str, str]]:
+    """A new group, and the environment of a bridge filtering by ALLELES into it."""
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    return group, bridge_environment(
+        kafka, local_lambda.url, topic, group, filter_patterns=ALLELES, **settings
+    )
+
+
 def ends(produced: list[Produced]) -> dict[int, int]:
     found: dict[int, int] = {}
     for p in produced:
@@ -71,10 +81,7 @@ async def test_only_matching_records_reach_the_function_and_the_rest_are_committ
     assert 0 < len(matching) < len(produced)
     sink = RecordingSink()
     local_lambda.add_function(FunctionSpec(FUNCTION, sink, latency_s=(0.001, 0.01)))
-    group = f"g-{uuid.uuid4().hex[:8]}"
-    env = bridge_environment(
-        kafka, local_lambda.url, topic_name, group, batch_size=20, filter_patterns=ALLELES
-    )
+    group, env = filtering_bridge(kafka, local_lambda, topic_name, batch_size=20)
 
     async with running_bridge(env) as running:
         await wait_for_deliveries(local_lambda, sink, len(matching))
@@ -120,15 +127,7 @@ async def test_a_stream_filtered_out_entirely_invokes_nothing_commits_its_end_an
     )
     sink = RecordingSink()
     local_lambda.add_function(FunctionSpec(FUNCTION, sink))
-    group = f"g-{uuid.uuid4().hex[:8]}"
-    env = bridge_environment(
-        kafka,
-        local_lambda.url,
-        topic_name,
-        group,
-        filter_patterns=ALLELES,
-        health_interval_seconds=0.2,
-    )
+    group, env = filtering_bridge(kafka, local_lambda, topic_name, health_interval_seconds=0.2)
     heartbeat = Path(env["HEALTH_FILE"])
 
     def heartbeat_counts_them() -> bool:
@@ -159,15 +158,7 @@ async def test_the_value_format_sends_each_matching_value_itself(
         received.append(event)
 
     local_lambda.add_function(FunctionSpec(FUNCTION, handler))
-    group = f"g-{uuid.uuid4().hex[:8]}"
-    env = bridge_environment(
-        kafka,
-        local_lambda.url,
-        topic_name,
-        group,
-        payload_format="value",
-        filter_patterns=ALLELES,
-    )
+    group, env = filtering_bridge(kafka, local_lambda, topic_name, payload_format="value")
 
     async with running_bridge(env) as running:
         await until(lambda: running.bridge.counters.records_filtered == 15)
