@@ -17,6 +17,9 @@ class Contender:
     # Its throughput is flat after a second and draining a backlog would take it hours: it
     # is measured for a short window (`Sizes.sequential_cap_s`), not to the end.
     measured_briefly: bool = False
+    # It invokes nothing and prints its own numbers (records, seconds, CPU) once it has read
+    # the topic: there are no receipts to time it by, and nothing it could lose.
+    reports_itself: bool = False
 
 
 BRIDGE = Contender("bridge", "consumer", "the bridge, its defaults and the scenario's settings")
@@ -37,4 +40,10 @@ FIRE_AND_FORGET = Contender(
     "poll 500, one invoke per poll not awaited, commit at once (the replaced system)",
     commits_before_delivery=True,
 )
-CONTENDERS = {c.name: c for c in (BRIDGE, BRIDGE_UVLOOP, SEQUENTIAL, FIRE_AND_FORGET)}
+CLIENT_FLOOR = Contender(
+    "client-floor",
+    "benchmarks.baselines.client_floor",
+    "the Kafka client alone: reads and commits with the bridge's settings, invokes nothing",
+    reports_itself=True,
+)
+CONTENDERS = {c.name: c for c in (BRIDGE, BRIDGE_UVLOOP, SEQUENTIAL, FIRE_AND_FORGET, CLIENT_FLOOR)}

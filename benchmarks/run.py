@@ -24,6 +24,7 @@ records (`Workload`), so no run sees another's records or late invocations.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import sys
@@ -33,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.baselines.client_floor import REPORT_PREFIX as SELF_REPORT_PREFIX
 from benchmarks.contenders import Contender
 from benchmarks.environment import Environment
 from benchmarks.measure import (
@@ -89,7 +91,7 @@ class RunResult:
     latency_max_ms: float | None = None
     deliveries: int = 0
     distinct: int = 0
-    lost: int = 0
+    lost: int | None = 0  # None: the contender delivers nothing (client-floor)
     throttles: int = 0
     throttles_per_s: list[int] = field(default_factory=list)  # from start to backlog delivered
     rss_mib_per_s: list[float] = field(default_factory=list)
@@ -172,6 +174,13 @@ class _Run:
         process = _Process(
             [sys.executable, "-m", self.contender.module], self.log_path, self._environment()
         )
+        if self.contender.reports_itself:
+            try:
+                result = await self._self_reported(process)
+            finally:
+                exit_code = await process.stop()
+            result.exit_code = exit_code
+            return result
         try:
             if not await process.watch(receiver.first_receipt.is_set, _FIRST_RECEIPT_TIMEOUT_S):
                 raise ContenderFailed(
@@ -240,6 +249,42 @@ class _Run:
             cpu_records=stream - seen_at_open,
             peak_rss_bytes=closed.peak_rss_bytes,
             driver_cpu_cores=driver_cpu_s / max(closed.at_s - opened.at_s, 1e-9),
+            log=str(self.log_path),
+        )
+
+    async def _self_reported(self, process: _Process) -> RunResult:
+        """A contender that invokes nothing: its own line says how long it took to read the
+        topic and the CPU it spent, from its first fetch on; the process gives the memory."""
+        report: dict[str, float] = {}
+
+        def reported() -> bool:
+            with self.log_path.open(errors="replace") as log:
+                for line in log:
+                    if line.startswith(SELF_REPORT_PREFIX):
+                        report.update(json.loads(line.removeprefix(SELF_REPORT_PREFIX)))
+            return bool(report)
+
+        limit_s = _FIRST_RECEIPT_TIMEOUT_S + self.scenario.max_window_s
+        if not await process.watch(reported, limit_s):
+            raise ContenderFailed(
+                f"{self.contender.name} did not report within {limit_s:.0f} s; its log "
+                f"({self.log_path}) ends with:\n{log_tail(self.log_path)}"
+            )
+        records = int(report["records"])
+        return RunResult(
+            scenario=self.scenario.name,
+            contender=self.contender.name,
+            records=self.scenario.records,
+            load_s=0.0,
+            drained=True,
+            window_s=report["seconds"],
+            records_in_window=records,
+            invocations_in_window=0,
+            cpu_s_in_window=report["cpu_s"],
+            cpu_records=records,
+            peak_rss_bytes=process.samples[-1].peak_rss_bytes,
+            driver_cpu_cores=0.0,
+            lost=None,  # it delivers nothing by design
             log=str(self.log_path),
         )
 

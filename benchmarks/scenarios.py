@@ -96,6 +96,7 @@ def scenarios(
 ) -> list[Scenario]:
     bridges = ("bridge", "bridge+uvloop") if uvloop else ("bridge",)
     everyone = (*bridges, "sequential", "fire-and-forget")
+    floor = "client-floor"  # the Kafka client alone, where reading is most of the work
     workload = Workload(partitions=partitions, record_bytes=1024)
     made: list[Scenario] = []
     if "S1" in chosen:
@@ -119,7 +120,7 @@ def scenarios(
                 workload,
                 sizes.s2_records,
                 latency_s=0.005,
-                contenders=everyone,
+                contenders=(*everyone, floor),
                 bridge_settings={"BATCH_SIZE": "500"},
                 live_s=sizes.live_s,
             )
@@ -132,7 +133,7 @@ def scenarios(
                 workload,
                 sizes.s2_records,
                 latency_s=0.005,
-                contenders=bridges,
+                contenders=(*bridges, floor),
                 bridge_settings={
                     "BATCH_SIZE": "500",
                     "FILTER_PATTERNS": S5_PATTERNS,

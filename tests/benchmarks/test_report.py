@@ -92,6 +92,28 @@ def test_s4_needs_no_loss_and_throttles_that_fall() -> None:
     assert [t.met for t in targets(results, all_scenarios())] == [False, False]
 
 
+def test_s5_is_judged_with_what_the_kafka_client_alone_reached_beside_it() -> None:
+    made = scenarios(("S2", "S5"), QUICK)
+    results = [
+        result("S2", "bridge", window_s=10.0, cpu_s_in_window=0.1),  # 1,000/s, 10 µs
+        # 1,000 of the 10,000 pass: 0.05 CPU-s less 1,000 records at 10 µs over 9,000 filtered
+        result("S5", "bridge", window_s=4.0, cpu_s_in_window=0.05),
+        result("S5", "client-floor", window_s=2.0, cpu_s_in_window=0.03, lost=None),
+    ]
+    judged = {t.name: t for t in targets(results, made)}
+    ratio = judged["S5: the whole filtered stream at ≥ 5x S2's records/s"]
+    assert ratio.met is False
+    assert ratio.evidence == "2,500 / 1,000 = 2.5x; the client alone read 5,000/s = 5.0x"
+    cpu = judged["S5: ≤ 2 CPU-µs per filtered record"]
+    assert cpu.met is False
+    assert cpu.evidence.startswith("4.44 µs: S5's 0.05 CPU-s")
+    assert cpu.evidence.endswith("; the client alone: 3.00 µs/record")
+    floor_row = table(results, made).splitlines()[-1]
+    assert "the Kafka client alone: reads and commits, invokes nothing" in floor_row
+    assert "60% of the bridge's CPU per record" in floor_row  # 3 µs of S5's 5 µs
+    assert floor_row.split("|")[9].strip() == "—"  # lost: it delivers nothing
+
+
 def test_throttle_rates_compare_the_first_seconds_after_the_first_throttle_to_the_rest() -> None:
     run = result("S4", "bridge", throttles_per_s=[0, 0, 10, 5, 5, 0, 0, 2, 0, 0, 0])
     assert throttle_rates(run) == (4.0, 0.5)

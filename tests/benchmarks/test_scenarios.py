@@ -16,12 +16,13 @@ def test_bounds_come_from_the_bridges_own_defaults_and_the_scenarios_settings() 
 
 
 def test_every_contender_runs_s1_and_s2_and_s3_is_the_bridge_at_two_backlogs() -> None:
-    made = scenarios(("S1", "S2", "S3", "S4"), QUICK, uvloop=True)
+    made = scenarios(("S1", "S2", "S3", "S4", "S5"), QUICK, uvloop=True)
     names = [(s.name, s.contenders) for s in made]
     everyone = ("bridge", "bridge+uvloop", "sequential", "fire-and-forget")
     assert names == [
         ("S1", everyone),
-        ("S2", everyone),
+        ("S2", (*everyone, "client-floor")),
+        ("S5", ("bridge", "bridge+uvloop", "client-floor")),
         ("S3/20000", ("bridge",)),
         ("S3/200000", ("bridge",)),
         ("S4", ("bridge", "fire-and-forget")),
