@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +27,8 @@ from consumer.schemas.model import (
 )
 from consumer.schemas.proto_compile import compile_proto
 from consumer.schemas.protobuf import ProtobufDecoder, protobuf_decoder
+
+REPO = Path(__file__).resolve().parents[3]
 
 ORDERS_PROTO = """
 syntax = "proto3";
@@ -883,3 +887,27 @@ def test_the_json_equals_json_formats_message_to_dict_for_every_field_kind(
     assert json.loads(decoder.to_json(confluent_body(message, [0]))) == json.loads(
         json.dumps(reference)
     )
+
+
+def test_compiling_and_decoding_need_neither_grpc_nor_setuptools() -> None:
+    # The image leaves out grpcio and setuptools (declared by grpcio-tools, never imported
+    # by its protoc): decoding must work without them.
+    script = """
+import sys
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("grpc", "setuptools", "pkg_resources"):
+            raise ImportError(f"{name} is not in the image")
+sys.meta_path.insert(0, Refuse())
+from consumer.schemas.model import RegisteredSchema, SchemaFormat
+from consumer.schemas.protobuf import protobuf_decoder
+text = 'syntax = "proto3"; import "google/protobuf/timestamp.proto";'
+text += " message M { google.protobuf.Timestamp at = 1; }"
+decoder = protobuf_decoder(RegisteredSchema(SchemaFormat.PROTOBUF, text, {}))
+print(decoder.to_json(bytes([0, 0x0A, 0x02, 0x08, 0x01])).decode())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"at": "1970-01-01T00:00:01Z"}
