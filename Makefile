@@ -6,9 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint local kafka-jars bench generated
+.PHONY: test lint local kafka-jars schema-registry bench generated
 
-test: lint kafka-jars
+test: lint kafka-jars schema-registry
 	$(BIN)/pytest
 
 lint: $(INSTALLED)
@@ -26,6 +26,11 @@ generated: $(INSTALLED)
 # The Apache Kafka broker jars, from Maven Central once, then from .cache/kafka offline.
 kafka-jars: $(INSTALLED)
 	$(BIN)/python -m tests.support.kafka_dist
+
+# The tests' schema registry (Apicurio Registry, Confluent API), built by Maven from
+# tests/support/apicurio/ once into .cache/apicurio-registry-2.4.2, then started offline.
+schema-registry: $(INSTALLED)
+	$(BIN)/python -m tests.support.schema_registry_server
 
 # Benchmarks, never run by CI: the real broker, the local Lambda, the bridge and two baselines,
 # one table (README, "Benchmarks"). Arguments: make bench BENCH_ARGS="--quick --scenario S1".

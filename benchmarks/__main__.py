@@ -38,7 +38,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--scenario", nargs="+", choices=ALL, default=list(ALL))
-    parser.add_argument("--records", type=int, help="records preloaded in S1, S2, S4 and S5")
+    parser.add_argument("--records", type=int, help="records preloaded in S1, S2, S4, S5 and S6")
     parser.add_argument(
         "--backlogs", type=int, nargs="+", help="S3's backlog sizes (default 100000 1000000)"
     )
@@ -81,7 +81,7 @@ def chosen_scenarios(arguments: argparse.Namespace, sizes: Sizes) -> list[Scenar
 async def run_all(chosen: list[Scenario], sizes: Sizes, work_dir: Path) -> list[RunResult]:
     options = RunOptions(work_dir=work_dir, measured_briefly_s=sizes.sequential_cap_s)
     results: list[RunResult] = []
-    async with started_environment(work_dir) as env:
+    async with started_environment(work_dir, with_registry=any(s.avro for s in chosen)) as env:
         for scenario in chosen:
             print(f"{scenario.name}: {scenario.title}", file=sys.stderr, flush=True)
             live_rate = None  # the first contender's (the bridge's) half rate, for all

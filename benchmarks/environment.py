@@ -1,27 +1,32 @@
 """The surroundings of every contender: the real Apache Kafka broker (the test suite's runner,
 jars from Maven Central cached in .cache/kafka), the local Lambda serving coroutine handlers
-on this process's event loop, and the Kafka clients the driver loads topics with.
+on this process's event loop, the Kafka clients the driver loads topics with, and for Avro
+scenarios the test suite's schema registry (Apicurio, Confluent's API).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks.receiver import Outcomes
-from benchmarks.workload import Workload
+from benchmarks.workload import AVRO_SCHEMA, Workload
 from consumer.local import FunctionSpec, Invocation, LocalLambda
 from consumer.local.functions import Handler
 from tests.support.apache_kafka import ApacheKafkaBroker
 from tests.support.kafka_dist import ensure_kafka_jars
 from tests.support.kafka_records import KafkaTestClient
+from tests.support.schema_registry_server import SchemaRegistryServer, ensure_registry_built
 
 # Under the broker's 1 MiB message.max.bytes, and large enough that loading a million
 # records is a few thousand requests.
@@ -35,6 +40,7 @@ class Environment:
     local_lambda: LocalLambda
     admin: AIOKafkaAdminClient
     producer: AIOKafkaProducer
+    registry: SchemaRegistryServer | None = None  # for scenarios with Avro values
     outcomes: dict[str, Outcomes] = field(default_factory=dict)  # by function name
 
     def __post_init__(self) -> None:
@@ -75,10 +81,24 @@ class Environment:
     async def delete_topic(self, name: str) -> None:
         await self.admin.delete_topics([name])
 
-    async def load(self, topic: str, workload: Workload, count: int) -> dict[int, int]:
-        """Produces records 0..count-1 of the workload; returns the records per partition
-        (the topic is new, so that is also each partition's end offset)."""
-        loader = _BatchLoader(self.producer, topic, workload)
+    async def register_avro(self, topic: str) -> int:
+        """Registers the workload's Avro schema for the topic's values; its schema id."""
+        if self.registry is None:
+            raise RuntimeError("this environment was started without the schema registry")
+        url = f"{self.registry.url}/subjects/{topic}-value/versions"
+        async with aiohttp.ClientSession() as session:
+            answer = await session.post(url, json={"schema": json.dumps(AVRO_SCHEMA)})
+            answer.raise_for_status()
+            registered: dict[str, int] = await answer.json(content_type=None)
+        return registered["id"]
+
+    async def load(
+        self, topic: str, workload: Workload, count: int, avro_schema_id: int | None = None
+    ) -> dict[int, int]:
+        """Produces records 0..count-1 of the workload (values in Avro with the registry's
+        framing if `avro_schema_id` is given); returns the records per partition (the topic
+        is new, so that is also each partition's end offset)."""
+        loader = _BatchLoader(self.producer, topic, workload, avro_schema_id)
         for index in range(count):
             await loader.add(index)
         await loader.flush()
@@ -119,10 +139,21 @@ class _BatchLoader:
     the future and the accumulator lookup a `send` per record costs: a million records load
     in a few seconds."""
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str, workload: Workload) -> None:
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        topic: str,
+        workload: Workload,
+        avro_schema_id: int | None = None,
+    ) -> None:
         self._producer = producer
         self._topic = topic
         self._workload = workload
+        self._value = (
+            workload.value
+            if avro_schema_id is None
+            else functools.partial(_avro_value, workload, avro_schema_id)
+        )
         self._batches = {p: producer.create_batch() for p in range(workload.partitions)}
         self._sent: list[asyncio.Future[object]] = []
         self.counts = dict.fromkeys(range(workload.partitions), 0)
@@ -130,7 +161,7 @@ class _BatchLoader:
     async def add(self, index: int) -> None:
         workload = self._workload
         partition = workload.partition(index)
-        key, value = workload.key(index), workload.value(index)
+        key, value = workload.key(index), self._value(index)
         batch = self._batches[partition]
         if batch.append(key=key, value=value, timestamp=None) is None:
             await self._send(partition)
@@ -153,9 +184,16 @@ class _BatchLoader:
         self._sent.append(await self._producer.send_batch(batch, self._topic, partition=partition))
 
 
+def _avro_value(workload: Workload, schema_id: int, index: int) -> bytes:
+    return workload.avro_value(index, schema_id)
+
+
 @contextlib.asynccontextmanager
-async def started_environment(work_dir: Path) -> AsyncIterator[Environment]:
-    """Starts the broker, the local Lambda and the driver's clients; stops them on exit."""
+async def started_environment(
+    work_dir: Path, with_registry: bool = False
+) -> AsyncIterator[Environment]:
+    """Starts the broker, the local Lambda and the driver's clients (and the test suite's
+    schema registry, for scenarios with Avro values); stops them on exit."""
     broker = ApacheKafkaBroker(ensure_kafka_jars(), work_dir / "kafka")
     local_lambda = LocalLambda(record_max_kept=64)  # a long run must not keep every event
     async with contextlib.AsyncExitStack() as stack:
@@ -174,4 +212,9 @@ async def started_environment(work_dir: Path) -> AsyncIterator[Environment]:
         )
         await producer.start()
         stack.push_async_callback(producer.stop)
-        yield Environment(broker, local_lambda, admin, producer)
+        registry = None
+        if with_registry:
+            registry = SchemaRegistryServer(ensure_registry_built(), work_dir / "registry.log")
+            await asyncio.to_thread(registry.start)
+            stack.callback(registry.stop)
+        yield Environment(broker, local_lambda, admin, producer, registry)

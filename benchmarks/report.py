@@ -30,6 +30,7 @@ TARGETS = {
     "S3 growth": 0.10,
     "S5 vs S2": 5.0,
     "S5 CPU us/filtered record": 2.0,
+    "S6 vs S2 CPU": 2.0,
 }
 
 
@@ -126,6 +127,12 @@ def notes(result: RunResult, scenario: Scenario, results: Sequence[RunResult]) -
         cpu = filtered_cpu_us(result, scenario, unfiltered)
         if cpu is not None:
             said.append(f"{cpu:.1f} µs per filtered record")
+    elif scenario.avro and result.contender.startswith("bridge"):
+        said.append("Avro values decoded to JSON")
+        unfiltered = _find(results, "S2", result.contender)
+        if unfiltered is not None and unfiltered.cpu_us_per_record and result.cpu_us_per_record:
+            ratio = result.cpu_us_per_record / unfiltered.cpu_us_per_record
+            said.append(f"{ratio:.2f}x S2's CPU per record")
     elif result.contender.startswith("bridge"):
         bound = scenario.bound_records_per_s()
         said.append(f"{result.records_per_s / bound:.0%} of bound {bound:,.0f}/s")
@@ -262,6 +269,16 @@ def targets(results: Sequence[RunResult], scenarios: Sequence[Scenario]) -> list
                 "S5: ≤ 2 CPU-µs per filtered record",
                 None if cpu is None else cpu <= TARGETS["S5 CPU us/filtered record"],
                 evidence,
+            )
+        )
+    s6 = _find(results, "S6", "bridge")
+    if s6 is not None and s2 is not None and s2.cpu_us_per_record and s6.cpu_us_per_record:
+        ratio = s6.cpu_us_per_record / s2.cpu_us_per_record
+        judged.append(
+            Target(
+                "S6: ≤ 2x S2's CPU-µs per record with Avro values decoded to JSON",
+                ratio <= TARGETS["S6 vs S2 CPU"],
+                f"{s6.cpu_us_per_record:.1f} / {s2.cpu_us_per_record:.1f} µs = {ratio:.2f}x",
             )
         )
     backlog = sorted(

@@ -137,7 +137,8 @@ async def run_contender(
     topic = f"bench-{tag}-{uuid.uuid4().hex[:6]}"
     await env.create_topic(topic, scenario.workload.partitions)
     loading = time.monotonic()
-    ends = await env.load(topic, scenario.workload, scenario.records)
+    schema_id = await env.register_avro(topic) if scenario.avro else None
+    ends = await env.load(topic, scenario.workload, scenario.records, schema_id)
     load_s = time.monotonic() - loading
     run = _Run(env, scenario, contender, options, tag, topic, ends)
     try:
@@ -350,8 +351,14 @@ class _Run:
             "LAMBDA_FUNCTION_NAME": self.tag,
             "LAMBDA_ENDPOINT_URL": self.env.local_lambda.url,
             "HEALTH_FILE": str(self.options.work_dir / f"{self.tag}.health"),
+            **self._registry_settings(),
             **self.scenario.bridge_settings,
         }
+
+    def _registry_settings(self) -> dict[str, str]:
+        if not self.scenario.avro or self.env.registry is None:
+            return {}
+        return {"SCHEMA_REGISTRY_URL": self.env.registry.url}
 
 
 class _Process:

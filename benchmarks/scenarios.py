@@ -9,7 +9,7 @@ from benchmarks.measure import throughput_bound
 from benchmarks.workload import Workload
 from consumer.settings import BridgeSettings, load_settings
 
-ALL = ("S1", "S2", "S3", "S4", "S5")
+ALL = ("S1", "S2", "S3", "S4", "S5", "S6")
 # S5: S2 with a two-field pattern that passes one kind of ten.
 S5_PATTERNS = '[{"value": {"kind": ["allele"], "pad": [{"prefix": "x"}]}}]'
 S5_KIND = "allele"
@@ -28,6 +28,7 @@ class Scenario:
     max_window_s: float = 60.0  # a contender's measurement stops then, drained or not
     live_s: float = 0.0  # > 0: then records are produced live for this long, for latency
     passing_kind: str | None = None  # filtering: only records of this kind reach the function
+    avro: bool = False  # values in Avro with the registry's framing, decoded by the bridge
 
     @property
     def filters(self) -> bool:
@@ -53,6 +54,8 @@ class Scenario:
             "KAFKA_GROUP_ID": "unused",
             "LAMBDA_FUNCTION_NAME": "unused",
         }
+        if self.avro:  # the run's registry; its address is not known before it starts
+            required["SCHEMA_REGISTRY_URL"] = "http://unused:8081"
         return load_settings({**required, **self.bridge_settings})
 
     def bound_records_per_s(self) -> float:
@@ -141,6 +144,19 @@ def scenarios(
                     "COMMIT_INTERVAL_MS": "100",
                 },
                 passing_kind=S5_KIND,
+            )
+        )
+    if "S6" in chosen:
+        made.append(
+            Scenario(
+                "S6",
+                "schema registry: S2 with Avro values, decoded to JSON for the function",
+                workload,
+                sizes.s2_records,
+                latency_s=0.005,
+                contenders=bridges,
+                bridge_settings={"BATCH_SIZE": "500", "SCHEMA_RECORD_FORMAT": "JSON"},
+                avro=True,
             )
         )
     if "S3" in chosen:

@@ -10,10 +10,16 @@ every record has a key of its own, like the production topic, whose keys are var
 
 from __future__ import annotations
 
+import io
+import struct
 from dataclasses import dataclass
+from typing import Any
+
+import fastavro
 
 _VALUE_HEAD = b'{"variant":"%012d","seq":%d,"kind":"%s","pad":"'
 _VALUE_TAIL = b'"}'
+_CONFLUENT_MAGIC = b"\x00"
 # Ten kinds, taken in turn along each partition: a pattern on one kind passes 10 % of every
 # partition's records (S5, filtering).
 KINDS = (
@@ -59,3 +65,34 @@ class Workload:
     def value(self, index: int) -> bytes:
         head = _VALUE_HEAD % (self.key_index(index), index, self.kind(index).encode())
         return head + b"x" * (self.record_bytes - len(head) - len(_VALUE_TAIL)) + _VALUE_TAIL
+
+    def avro_value(self, index: int, schema_id: int) -> bytes:
+        """The value as Confluent's Avro producer would write it with schema `schema_id` (the
+        registry's id of AVRO_SCHEMA): the same fields, whose JSON is `value(index)`."""
+        head = _VALUE_HEAD % (self.key_index(index), index, self.kind(index).encode())
+        pad = self.record_bytes - len(head) - len(_VALUE_TAIL)
+        body = io.BytesIO()
+        body.write(_CONFLUENT_MAGIC + struct.pack(">I", schema_id))
+        record = {
+            "variant": f"{self.key_index(index):012d}",
+            "seq": index,
+            "kind": self.kind(index),
+            "pad": "x" * pad,
+        }
+        fastavro.schemaless_writer(body, _PARSED_AVRO_SCHEMA, record)
+        return body.getvalue()
+
+
+# The Avro schema of the workload's values (S6): decoded to JSON, a value is `value(index)`.
+AVRO_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "Curation",
+    "namespace": "benchmarks",
+    "fields": [
+        {"name": "variant", "type": "string"},
+        {"name": "seq", "type": "long"},
+        {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": list(KINDS)}},
+        {"name": "pad", "type": "string"},
+    ],
+}
+_PARSED_AVRO_SCHEMA = fastavro.parse_schema(AVRO_SCHEMA)

@@ -1,16 +1,20 @@
 """The delivery loop: fetch → lanes → invocations → offsets → commits.
 
-One task fetches, filters (FILTER_PATTERNS: a filtered record is done at once) and hands
-records to the lane of their partition; each batch a lane releases is delivered by a task of
-its own (retries included), which frees the lane's slot and dispatches the next batch when
-it ends; another task commits on a timer. Rebalances and shutdown drain in-flight batches,
-commit, and let go.
+One task fetches, decodes schema-registry records (SCHEMA_REGISTRY_URL or
+GLUE_SCHEMA_REGISTRY_ARN; a partition whose records name a schema not fetched yet waits,
+paused, while a task of its own fetches it), filters (FILTER_PATTERNS: a filtered record is
+done at once) and hands records to the lane of their partition; each batch a lane releases
+is delivered by a task of its own (retries included), which frees the lane's slot and
+dispatches the next batch when it ends; another task commits on a timer. Rebalances and
+shutdown drain in-flight batches, commit, and let go.
 
 Invariants:
 - an offset is committed only when every record of the partition below it is done;
 - at most `max_in_flight_per_partition` batches per partition and `max_in_flight_total`
   invocations overall are in flight (the latter lowered while the function throttles);
-- a partition whose lane holds more than its buffer bounds is paused until it drains.
+- a partition whose lane holds more than its buffer bounds is paused until it drains;
+- records held for their schemas are in no lane, so no commit reaches them; they reach their
+  lane in fetch order, and nothing fetched after them for their partition goes first.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import sys
 import time
 from collections.abc import Collection, Sequence
 from contextlib import AsyncExitStack
-from typing import TextIO
+from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import (
@@ -47,9 +51,11 @@ from consumer.kafka_connection import (
 from consumer.kafka_probe import probe_brokers
 from consumer.lanes import Lane
 from consumer.metrics import MetricsEmitter
-from consumer.payloads import PayloadFormat, encoder_for
+from consumer.payloads import PayloadFormat, UndecodedRefusingEncoder, encoder_for
 from consumer.record_filter import RecordFilter
 from consumer.records import Batch, KafkaRecord
+from consumer.schemas.record_decoding import RecordDecoding
+from consumer.schemas.setup import open_schema_decoding
 from consumer.settings import BridgeSettings
 
 log = logging.getLogger("consumer.bridge")
@@ -68,10 +74,25 @@ class Bridge:
     ) -> None:
         self._settings = settings
         self._invoker = invoker
-        self._encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
+        encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
+        if settings.decodes_schemas:  # a record a registry cannot decode is undeliverable
+            encoder = UndecodedRefusingEncoder(encoder)
+        self._encoder = encoder
         patterns = settings.compiled_filter_patterns
-        keep_parsed_json = settings.payload_format is PayloadFormat.VALUE
-        self._filter = RecordFilter(patterns, keep_parsed_json) if patterns else None
+        # A decoded value is matched as decoded JSON but may travel as its source bytes.
+        keep_parsed_json = (
+            settings.payload_format is PayloadFormat.VALUE and not settings.decodes_schemas
+        )
+        self._filter = (
+            RecordFilter(patterns, keep_parsed_json, decoded=settings.decodes_schemas)
+            if patterns
+            else None
+        )
+        # Schema-registry decoding (opened in run()); records whose schemas are not resolved
+        # yet are held per partition, in fetch order, with the partition paused.
+        self._schemas: RecordDecoding[Any] | None = None
+        self._held: dict[TopicPartition, list[Sequence[KafkaRecord]]] = {}
+        self._resolving: dict[TopicPartition, asyncio.Task[None]] = {}
         self.counters = Counters()
         self.metrics = MetricsEmitter(
             settings.metrics_namespace,
@@ -95,6 +116,11 @@ class Bridge:
         self._last_progress_at = time.time()  # when a batch was last done, for the health check
 
     @property
+    def schemas(self) -> RecordDecoding[Any] | None:
+        """The schema-registry decoding, once `run` has opened it (None without a registry)."""
+        return self._schemas
+
+    @property
     def filtering(self) -> bool:
         """FILTER_PATTERNS is set: some records may be done without an invocation."""
         return self._filter is not None
@@ -105,6 +131,7 @@ class Bridge:
         async with AsyncExitStack() as resources:
             await self._invoker.check_invokable()
             await probe_brokers(self._settings)
+            self._schemas = await open_schema_decoding(self._settings, resources)
             self._delivery.dead_letters = await open_dead_letters(self._settings, resources)
             await self._consume(stop)
         log.info("stopped", extra={"fields": {"counters": vars(self.counters)}})
@@ -169,6 +196,9 @@ class Bridge:
             "stall_alarm_s": self._settings.stall_alarm_seconds,
             "records_delivered": self.counters.records_delivered,
             "records_filtered": self.counters.records_filtered,
+            "records_waiting_for_schemas": sum(
+                len(records) for held in self._held.values() for records in held
+            ),
         }
 
     def _in_flight(self) -> int:
@@ -251,6 +281,17 @@ class Bridge:
         if lane is None:
             return  # revoked while the fetch was under way; its new owner fetches them
         self.counters.records_fetched += len(records)
+        schemas = self._schemas
+        if schemas is not None and records:
+            decoded = None if partition in self._held else schemas.decode_all(records)
+            if not isinstance(decoded, list):  # behind held records, or a schema to fetch
+                self._hold_for_schemas(partition, records)
+                return
+            records = decoded
+        self._admit(partition, lane, records)
+
+    def _admit(self, partition: TopicPartition, lane: Lane, records: Sequence[KafkaRecord]) -> None:
+        """Filters the records, hands the others to their lane, dispatches what is ready."""
         if self._filter is None or not records:
             lane.add(records)
         else:  # filtered records are done here: the lane only passes over their offsets
@@ -267,6 +308,51 @@ class Bridge:
             self._paused.add(partition)
             self.counters.pauses += 1
         self._dispatch(partition, lane)
+
+    def _hold_for_schemas(self, partition: TopicPartition, records: Sequence[KafkaRecord]) -> None:
+        """Keeps the records back, in order, until the schemas they name are resolved; the
+        partition is paused meanwhile, and none of them is in its lane: nothing at or past
+        them can be committed, whatever the registry does."""
+        self._held.setdefault(partition, []).append(records)
+        if partition not in self._paused:
+            self._consumer_or_fail().pause(partition)
+            self._paused.add(partition)
+            self.counters.pauses += 1
+        if partition not in self._resolving:
+            self._resolving[partition] = asyncio.create_task(
+                self._admit_when_resolved(partition), name=f"schemas for {partition}"
+            )
+
+    async def _admit_when_resolved(self, partition: TopicPartition) -> None:
+        schemas = self._schemas
+        assert schemas is not None
+        try:
+            while held := self._held.get(partition):
+                needed = set().union(*(schemas.refs(records) for records in held))
+                if needed:  # retried inside until the registry answers; cancelled on revoke
+                    await schemas.decoders.resolve(needed)
+                    continue  # more may have been held meanwhile: look again
+                del self._held[partition]
+                lane = self._lanes.get(partition)
+                if lane is None:
+                    return
+                for records in held:
+                    decoded = schemas.decode_all(records)
+                    assert isinstance(decoded, list), "resolved just now, on this loop"
+                    self._admit(partition, lane, decoded)
+                self._resume_if_drained(partition, lane)
+        finally:
+            self._resolving.pop(partition, None)
+
+    def _resume_if_drained(self, partition: TopicPartition, lane: Lane) -> None:
+        if (
+            partition in self._paused
+            and partition not in self._held
+            and lane.may_resume
+            and self._lanes.get(partition) is lane
+        ):
+            self._consumer_or_fail().resume(partition)
+            self._paused.discard(partition)
 
     def _consumer_or_fail(self) -> AIOKafkaConsumer:
         assert self._consumer is not None, "the consumer exists while the bridge runs"
@@ -329,9 +415,7 @@ class Bridge:
         lane.complete(batch)  # every record delivered or dead-lettered
         self.counters.records_delivered += len(batch.records)
         self._last_progress_at = time.time()
-        if partition in self._paused and lane.may_resume and self._lanes.get(partition) is lane:
-            self._consumer_or_fail().resume(partition)
-            self._paused.discard(partition)
+        self._resume_if_drained(partition, lane)
         self._dispatch(partition, lane)
 
     # -- offsets ---------------------------------------------------------------------------
@@ -397,6 +481,10 @@ class Bridge:
         await asyncio.gather(*running, return_exceptions=True)
 
     async def _cancel_all(self) -> None:
+        resolving = list(self._resolving.values())
+        for task in resolving:
+            task.cancel()  # held records are not committed: fetched again on restart
+        await asyncio.gather(*resolving, return_exceptions=True)
         await self._cancel(list(self._tasks))
 
     async def revoke(self, partitions: Collection[TopicPartition]) -> None:
@@ -409,6 +497,10 @@ class Bridge:
         await self._commit(owned)
         await self._cancel(owned)
         for partition in owned:
+            self._held.pop(partition, None)  # never in a lane: their new owner fetches them
+            resolving = self._resolving.pop(partition, None)
+            if resolving is not None:
+                resolving.cancel()
             self._lanes.pop(partition, None)
             self._tasks.pop(partition, None)
             self._paused.discard(partition)

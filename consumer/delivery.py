@@ -21,7 +21,7 @@ from consumer.invoker import InvokeResult, LambdaInvoker, Outcome
 from consumer.logs import key_hash
 from consumer.metrics import MetricsEmitter
 from consumer.ordering import Ordering
-from consumer.records import Batch, RecordEncoder
+from consumer.records import Batch, RecordEncoder, as_fetched
 from consumer.settings import BridgeSettings, OnFailure
 
 log = logging.getLogger("consumer.delivery")
@@ -213,7 +213,7 @@ class Delivery:
         now = time.time()
         letters = [
             DeadLetter(
-                record=batch.records[i],
+                record=as_fetched(batch.records[i]),  # decoded or not: the bytes as fetched
                 error_type=error_type,
                 error_message=message,
                 attempts=attempts,

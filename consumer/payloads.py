@@ -33,8 +33,10 @@ from consumer.records import (
     SEPARATOR,
     TIMESTAMP_TYPE_NAMES,
     CheckedJsonRecord,
+    DecodedRecord,
     KafkaRecord,
     RecordEncoder,
+    UndecodedRecord,
     UndeliverableRecord,
 )
 
@@ -152,7 +154,7 @@ class NativeEncoder:
         headers = record.headers
         return (
             b'{"topic":%s,"partition":%d,"offset":%d,"timestamp":%d,"timestampType":"%s"%s%s,'
-            b'"headers":[%s]}'
+            b'"headers":[%s]%s}'
             % (
                 topic,
                 record.partition,
@@ -164,6 +166,7 @@ class NativeEncoder:
                 b",".join([_native_header(name, data) for name, data in headers])
                 if headers
                 else b"",
+                _schema_metadata(record) if type(record) is DecodedRecord else b"",
             )
         )
 
@@ -184,6 +187,26 @@ class NativeEncoder:
                 b"]}}",
             )
         return envelope
+
+
+def _schema_metadata(record: DecodedRecord) -> bytes:
+    """Lambda's `keySchemaMetadata`/`valueSchemaMetadata` of the parts a registry decoded
+    (Powertools' KafkaRecordSchemaMetadata: dataFormat, and schemaId as a string)."""
+    parts = []
+    for name, schema in (
+        (b"keySchemaMetadata", record.key_schema),
+        (b"valueSchemaMetadata", record.value_schema),
+    ):
+        if schema is not None:
+            parts.append(
+                b',"%s":{"dataFormat":%s,"schemaId":%s}'
+                % (
+                    name,
+                    _json_name(schema.data_format).encode(),
+                    _json_name(schema.schema_id).encode(),
+                )
+            )
+    return b"".join(parts)
 
 
 def _native_header(name: str, data: bytes | None) -> bytes:
@@ -257,6 +280,23 @@ _VALUE_FIX = (
 )
 
 
+class UndecodedRefusingEncoder:
+    """Any format's encoder, when a schema registry decodes records: a record whose parts
+    could not be decoded is undeliverable, so it is dead-lettered with the reason."""
+
+    def __init__(self, inner: RecordEncoder) -> None:
+        self._inner = inner
+        self._encode = inner.encode_record
+        self.max_records_per_payload = inner.max_records_per_payload
+        self.envelope_size = inner.envelope_size
+        self.assemble = inner.assemble
+
+    def encode_record(self, record: KafkaRecord) -> bytes:
+        if type(record) is UndecodedRecord:
+            raise UndeliverableRecord(record.reason)
+        return self._encode(record)
+
+
 def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON value")
 
@@ -274,6 +314,8 @@ class ValueEncoder:
         value = record.value
         if type(record) is CheckedJsonRecord:
             return record.value  # the filter stage parsed it already: each value parsed once
+        if type(record) is DecodedRecord and value is not None and value is record.value_json:
+            return value  # a registry's record decoded to JSON text: JSON by construction
         if value is None:
             raise UndeliverableRecord(f"value is null (a tombstone), not JSON; {_VALUE_FIX}")
         text = _utf8(value, "value", _VALUE_FIX)

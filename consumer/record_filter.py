@@ -32,6 +32,7 @@ from consumer.records import (
     NO_TIMESTAMP_TYPE,
     TIMESTAMP_TYPE_NAMES,
     CheckedJsonRecord,
+    DecodedRecord,
     KafkaRecord,
 )
 
@@ -95,19 +96,41 @@ _METADATA: dict[str, Callable[[KafkaRecord], Any]] = {
 }
 
 
+def _value(record: KafkaRecord) -> bytes | None:
+    return record.value
+
+
+def _decoded_value(record: KafkaRecord) -> bytes | None:
+    if type(record) is DecodedRecord and record.value_schema is not None:
+        return record.value_json
+    return record.value
+
+
+def _decoded_key(record: KafkaRecord) -> Any:
+    if type(record) is DecodedRecord and record.key_schema is not None:
+        return _text(record.key_json)
+    return _text(record.key)
+
+
 class RecordFilter:
     """Admits the records that match any of the patterns; the others are filtered out.
 
     With `keep_parsed_json`, an admitted record whose value was parsed as JSON comes back as
     a CheckedJsonRecord, so the `value` payload format does not parse it a second time.
+    With `decoded` (a schema registry decodes records), a decoded key or value is matched as
+    its decoded JSON, as Lambda matches it, whatever the function is sent.
     """
 
-    def __init__(self, patterns: Sequence[Pattern], keep_parsed_json: bool = False) -> None:
+    def __init__(
+        self, patterns: Sequence[Pattern], keep_parsed_json: bool = False, decoded: bool = False
+    ) -> None:
         if not patterns:
             raise ValueError("a RecordFilter needs at least one pattern")
         self._patterns = tuple(pattern.matches for pattern in patterns)
         named = frozenset().union(*(pattern.names for pattern in patterns))
-        self._readers = tuple((name, read) for name, read in _METADATA.items() if name in named)
+        readers = {**_METADATA, "key": _decoded_key} if decoded else _METADATA
+        self._readers = tuple((name, read) for name, read in readers.items() if name in named)
+        self._value_of = _decoded_value if decoded else _value
         self._names_value = "value" in named
         by_value = [pattern.value_matches for pattern in patterns]
         self._value_matchers = tuple(m for m in by_value if m is not None)
@@ -117,7 +140,7 @@ class RecordFilter:
         self._keep_parsed_json = keep_parsed_json and self._names_value
 
     def admits(self, record: KafkaRecord) -> bool:
-        value = value_view(record.value) if self._names_value else ABSENT
+        value = value_view(self._value_of(record)) if self._names_value else ABSENT
         return self._judge(record, value)
 
     def admitted(self, records: Sequence[KafkaRecord]) -> list[KafkaRecord]:
@@ -127,7 +150,7 @@ class RecordFilter:
             return [record for record in records if admits(record)]
         judge, kept = self._judge, []
         for record in records:
-            value = value_view(record.value)
+            value = value_view(record.value)  # keep_parsed_json: never with decoded records
             if judge(record, value):
                 parsed = type(value) is dict or type(value) is list
                 kept.append(CheckedJsonRecord.of(record) if parsed else record)

@@ -69,6 +69,74 @@ class CheckedJsonRecord:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SchemaMetadata:
+    """Which registry schema a decoded part was written with, as Lambda's event names it."""
+
+    data_format: str  # AVRO, PROTOBUF or JSON
+    schema_id: str  # a Confluent schema id, or a Glue schema version UUID
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedRecord:
+    """A fetched record whose schema-registry parts were decoded (see consumer/schemas/).
+
+    `key` and `value` are what the function receives: the decoded JSON text with
+    SCHEMA_RECORD_FORMAT=JSON, else the bytes as fetched. `key_json`/`value_json` are the
+    decoded JSON of each decoded part whatever the format (filters match on them, as Lambda's
+    do), and `source` is the record as fetched: a dead letter keeps the original bytes.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    timestamp_type: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+    key_json: bytes | None
+    value_json: bytes | None
+    key_schema: SchemaMetadata | None
+    value_schema: SchemaMetadata | None
+    source: KafkaRecord
+
+
+@dataclass(frozen=True, slots=True)
+class UndecodedRecord:
+    """A fetched record one of whose schema-registry parts cannot be decoded: no invocation
+    can carry it, so it is dead-lettered (or stalls) with `reason`, its bytes as fetched."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    timestamp_type: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+    reason: str
+
+    @classmethod
+    def of(cls, record: KafkaRecord, reason: str) -> UndecodedRecord:
+        return cls(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.timestamp,
+            record.timestamp_type,
+            record.key,
+            record.value,
+            record.headers,
+            reason,
+        )
+
+
+def as_fetched(record: KafkaRecord) -> KafkaRecord:
+    """The record with the bytes it was fetched with (a dead letter keeps those)."""
+    return record.source if type(record) is DecodedRecord else record
+
+
 class RecordEncoder(Protocol):
     """Turns records into one invocation payload of a given format (see payloads.py).
 

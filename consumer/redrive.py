@@ -1,6 +1,7 @@
 """`python -m consumer.redrive`: send dead-lettered records to the function again, after a fix.
 
-Run it with the bridge's environment (the same DLQ, function and payload format). Each
+Run it with the bridge's environment (the same DLQ, function and payload format; with a
+schema registry set, records are decoded again, as the bridge decodes them). Each
 record is invoked on its own and reported on one JSON line; the exit code is 0 when every
 selected record was delivered.
 
@@ -44,8 +45,10 @@ from consumer.errors import BridgeError
 from consumer.invoker import LambdaInvoker, Outcome
 from consumer.kafka_connection import client_arguments, consumer_arguments
 from consumer.logs import configure_logging
-from consumer.payloads import encoder_for
+from consumer.payloads import UndecodedRefusingEncoder, encoder_for
 from consumer.records import KafkaRecord, UndeliverableRecord
+from consumer.schemas.record_decoding import RecordDecoding
+from consumer.schemas.setup import open_schema_decoding
 from consumer.settings import BridgeSettings, DlqLocation, load_settings, parse_dlq
 
 REDRIVEN = "redriven/"
@@ -78,11 +81,19 @@ class Candidate:
 
 
 class Redrive:
-    def __init__(self, settings: BridgeSettings, invoker: LambdaInvoker, dry_run: bool) -> None:
+    def __init__(
+        self,
+        settings: BridgeSettings,
+        invoker: LambdaInvoker,
+        dry_run: bool,
+        schemas: RecordDecoding[Any] | None = None,
+    ) -> None:
         self._settings = settings
         self._invoker = invoker
         self._dry_run = dry_run
-        self._encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
+        self._schemas = schemas  # a dead letter keeps the bytes as fetched: decode them again
+        encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
+        self._encoder = encoder if schemas is None else UndecodedRefusingEncoder(encoder)
         self._backoff = Backoff(
             settings.retry_backoff_base_ms / 1000, settings.retry_backoff_max_ms / 1000
         )
@@ -110,6 +121,13 @@ class Redrive:
         return False
 
     async def _invoke(self, record: KafkaRecord) -> tuple[Outcome, str | None]:
+        if self._schemas is not None:
+            needed = self._schemas.refs([record])
+            if needed:  # retried until the registry answers, as the bridge does
+                await self._schemas.decoders.resolve(needed)
+            decoded = self._schemas.decode_all([record])
+            assert isinstance(decoded, list), "its schemas were resolved just now"
+            record = decoded[0]
         try:
             fragment = self._encoder.encode_record(record)
         except UndeliverableRecord as undeliverable:
@@ -296,9 +314,11 @@ async def run(settings: BridgeSettings, selection: Selection, dry_run: bool) -> 
     location = parse_dlq(settings.dlq)
     async with AsyncExitStack() as resources:
         invoker = await resources.enter_async_context(LambdaInvoker(settings))
+        schemas = None
         if not dry_run:
             await invoker.check_invokable()
-        redrive = Redrive(settings, invoker, dry_run)
+            schemas = await open_schema_decoding(settings, resources)
+        redrive = Redrive(settings, invoker, dry_run, schemas)
         if location.scheme == "kafka":
             await redrive_kafka(settings, location, selection, redrive)
         elif location.scheme == "file":

@@ -48,6 +48,11 @@ from consumer.pem import check_pem_or_path
 DEFAULT_REBALANCE_TIMEOUT_MS = 60_000
 
 
+GLUE_REGISTRY_ARN = re.compile(
+    r"arn:aws[a-z-]*:glue:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):registry/(?P<name>[\w.-]{1,255})"
+)
+
+
 class SecurityProtocol(StrEnum):
     PLAINTEXT = "PLAINTEXT"
     SSL = "SSL"
@@ -79,6 +84,29 @@ AT_TIMESTAMP = "AT_TIMESTAMP"
 class OnFailure(StrEnum):
     DLQ = "dlq"
     STALL = "stall"
+
+
+class SchemaParts(StrEnum):
+    """Which parts of a record are in a schema registry's wire format (SCHEMA_DECODE)."""
+
+    VALUE = "value"
+    KEY = "key"
+    BOTH = "both"
+
+    @property
+    def includes_value(self) -> bool:
+        return self is not SchemaParts.KEY
+
+    @property
+    def includes_key(self) -> bool:
+        return self is not SchemaParts.VALUE
+
+
+class SchemaRecordFormat(StrEnum):
+    """What the function receives of a decoded part: Lambda's EventRecordFormat."""
+
+    SOURCE = "SOURCE"  # the record's bytes as they are
+    JSON = "JSON"  # the decoded record as JSON text
 
 
 class InvocationType(StrEnum):
@@ -289,6 +317,53 @@ class BridgeSettings(BaseModel):
         ),
         stack="filterPatterns",
         example="""'[{"value": {"type": ["allele"]}}]'""",
+    )
+    # Schema registries
+    schema_registry_url: str | None = setting(
+        None,
+        doc=(
+            "A Confluent-compatible schema registry (Confluent Cloud, Confluent Platform, "
+            "Apicurio's `/apis/ccompat/v7`): records in its wire format are decoded. See "
+            "Schema registries."
+        ),
+        stack="schemaRegistryUrl",
+        example="https://psrc-<id>.<region>.<cloud>.confluent.cloud",
+    )
+    schema_registry_key: str | None = setting(
+        None,
+        doc="The registry's basic-auth user name (Confluent Cloud: the registry API key).",
+        stack="schemaRegistryKey",
+        example="<registry API key>",
+    )
+    schema_registry_secret: SecretStr | None = setting(
+        None,
+        doc="The registry's basic-auth password (the registry API secret). Never logged.",
+        stack="schemaRegistrySecret",
+    )
+    glue_schema_registry_arn: str | None = setting(
+        None,
+        doc=(
+            "Instead of SCHEMA_REGISTRY_URL: an AWS Glue schema registry's ARN; records in "
+            "Glue's wire format are decoded with the task's AWS credentials."
+        ),
+        stack="glueSchemaRegistryArn",
+        example="arn:aws:glue:<region>:<account>:registry/<name>",
+    )
+    glue_endpoint_url: str | None = setting(
+        None, doc="Glue API endpoint, for local runs and tests."
+    )
+    schema_decode: SchemaParts = setting(
+        SchemaParts.VALUE,
+        doc="Which parts are in the registry's wire format: `value`, `key` or `both`.",
+        stack="schemaDecode",
+    )
+    schema_record_format: SchemaRecordFormat = setting(
+        SchemaRecordFormat.SOURCE,
+        doc=(
+            "What the function gets of a decoded part: `SOURCE` (its bytes as they are) or "
+            "`JSON` (the decoded record as JSON text), as Lambda's EventRecordFormat."
+        ),
+        stack="schemaRecordFormat",
     )
     ordering: Ordering = setting(
         Ordering.key,
@@ -587,12 +662,70 @@ class BridgeSettings(BaseModel):
                 f"timeout ({rebalance_ms} ms; rebalance_timeout_ms in KAFKA_PROPERTIES), or a "
                 "slow drain would get this consumer thrown out of the group",
             )
+        self._check_schema_registry()
         if self.retry_backoff_max_ms < self.retry_backoff_base_ms:
             raise SettingRuleError(
                 "retry_backoff_max_ms",
                 "RETRY_BACKOFF_MAX_MS must be at least RETRY_BACKOFF_BASE_MS",
             )
         return self
+
+    def _check_schema_registry(self) -> None:
+        """One registry at most; its credentials together; decoding settings need one."""
+        url, glue = self.schema_registry_url, self.glue_schema_registry_arn
+        if url is not None and glue is not None:
+            raise SettingRuleError(
+                "glue_schema_registry_arn",
+                "GLUE_SCHEMA_REGISTRY_ARN and SCHEMA_REGISTRY_URL exclude each other: one "
+                "registry decodes the records",
+            )
+        if url is not None and not re.fullmatch(r"https?://[^\s/@]+(/\S*)?", url):
+            raise SettingRuleError(
+                "schema_registry_url",
+                "SCHEMA_REGISTRY_URL is not an http:// or https:// URL without credentials in "
+                "it (they go in SCHEMA_REGISTRY_KEY and SCHEMA_REGISTRY_SECRET)",
+            )
+        if glue is not None and not GLUE_REGISTRY_ARN.fullmatch(glue):
+            raise SettingRuleError(
+                "glue_schema_registry_arn",
+                f"GLUE_SCHEMA_REGISTRY_ARN={glue!r} is not a Glue registry ARN "
+                "(arn:aws:glue:<region>:<account>:registry/<name>)",
+            )
+        credentials = (self.schema_registry_key, self.schema_registry_secret)
+        if any(part is not None for part in credentials):
+            if url is None:
+                raise SettingRuleError(
+                    "schema_registry_url",
+                    "SCHEMA_REGISTRY_KEY and SCHEMA_REGISTRY_SECRET are for a registry at "
+                    "SCHEMA_REGISTRY_URL (Glue uses the task's AWS credentials)",
+                )
+            if not all(part is not None for part in credentials):
+                raise SettingRuleError(
+                    "schema_registry_secret" if credentials[1] is None else "schema_registry_key",
+                    "SCHEMA_REGISTRY_KEY and SCHEMA_REGISTRY_SECRET go together (basic auth)",
+                )
+        if url is None and glue is None:
+            # Only a choice away from the default needs a registry: a stack gives every key.
+            chosen = [
+                name
+                for name, default in (
+                    ("schema_decode", SchemaParts.VALUE),
+                    ("schema_record_format", SchemaRecordFormat.SOURCE),
+                    ("glue_endpoint_url", None),
+                )
+                if getattr(self, name) != default
+            ]
+            if chosen:
+                raise SettingRuleError(
+                    chosen[0],
+                    f"{chosen[0].upper()} needs a registry: SCHEMA_REGISTRY_URL or "
+                    "GLUE_SCHEMA_REGISTRY_ARN",
+                )
+
+    @property
+    def decodes_schemas(self) -> bool:
+        """A schema registry is set: parts of each record are in its wire format."""
+        return self.schema_registry_url is not None or self.glue_schema_registry_arn is not None
 
     def _check_kafka_security(self) -> None:
         """How the bridge authenticates to Kafka: each mechanism with what it needs."""

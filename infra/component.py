@@ -26,6 +26,7 @@ from infra.image import ContainerImage, built_image, prebuilt_image
 from infra.monitoring import AlarmSettings, Watched, alarms, dashboard
 from infra.msk import msk_statements
 from infra.network import resolve_network, security_group
+from infra.schema_registry import glue_statements
 from infra.secrets import SecretParameters
 from infra.settings import PROJECT, StackSettings
 
@@ -110,6 +111,8 @@ class Bridge(pulumi.ComponentResource):
         )
         invoke_arn = function_arn(settings.bridge.lambda_function_name, account)
         kafka_statements = self._kafka_statements(settings)
+        glue = settings.glue_registry
+        schema_registry_statements = [] if glue is None else glue_statements(glue)
         aws.iam.RolePolicy(
             f"{name}-task",
             role=task_role.id,
@@ -123,6 +126,7 @@ class Bridge(pulumi.ComponentResource):
                             else None
                         ),
                         kafka_statements=kafka_statements(target),
+                        schema_registry_statements=schema_registry_statements,
                     )
                 )
             ),
@@ -133,6 +137,7 @@ class Bridge(pulumi.ComponentResource):
             f"{name}-tasks",
             network=network,
             kafka_ports=settings.kafka_ports,
+            registry_port=settings.schema_registry_port,
             tags=tags,
             parent=self,
         )

@@ -6,7 +6,8 @@
   `ecr:GetAuthorizationToken`, which has no resource to name.
 - Task role (the bridge itself): invoke the one function (and its versions and aliases),
   put objects under the dead-letter prefix; with MSK IAM, the cluster actions of infra/msk.py
-  on that cluster, its topics and its group. Nothing else.
+  on that cluster, its topics and its group; with a Glue schema registry, the reads of
+  infra/schema_registry.py on that registry and its schemas. Nothing else.
 """
 
 from __future__ import annotations
@@ -136,9 +137,11 @@ def task_policy(
     function_arn: str,
     dead_letter_objects_arn: str | None,
     kafka_statements: Sequence[dict[str, Any]] = (),
+    schema_registry_statements: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """What the bridge may do; `dead_letter_objects_arn` None: dead letters go to Kafka;
-    `kafka_statements`: the cluster's own actions, where IAM authorizes them (MSK IAM)."""
+    `kafka_statements`: the cluster's own actions, where IAM authorizes them (MSK IAM);
+    `schema_registry_statements`: reading a Glue schema registry."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "InvokeFunction",
@@ -157,4 +160,5 @@ def task_policy(
             }
         )
     statements.extend(kafka_statements)
+    statements.extend(schema_registry_statements)
     return {"Version": POLICY_VERSION, "Statement": statements}

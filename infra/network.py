@@ -1,5 +1,7 @@
 """Where the tasks run: the configured VPC and subnets, or the account's default VPC (as the
-replaced deployment script did), and a security group with no ingress.
+replaced deployment script did), and a security group with no ingress and egress only to the
+ports the bridge uses: HTTPS (AWS APIs, and a schema registry on 443), the brokers' ports, and
+a schema registry's own port if its URL names one.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pulumi_aws as aws
 
 from infra.settings import PROJECT, ConfigurationError, StackSettings
 
-HTTPS_PORT: Final = 443  # Lambda, S3, SSM, ECR and CloudWatch Logs endpoints
+HTTPS_PORT: Final = 443  # Lambda, S3, SSM, ECR, CloudWatch Logs and Glue endpoints
 ANYWHERE_IPV4: Final = "0.0.0.0/0"
 ANYWHERE_IPV6: Final = "::/0"
 
@@ -58,11 +60,16 @@ def security_group(
     *,
     network: Network,
     kafka_ports: tuple[int, ...],
+    registry_port: int | None,
     tags: dict[str, str],
     parent: pulumi.Resource,
 ) -> aws.ec2.SecurityGroup:
-    """Nothing in; out only to HTTPS (AWS APIs) and the brokers' ports."""
-    ports = sorted({HTTPS_PORT, *kafka_ports})
+    """Nothing in; out only to HTTPS (AWS APIs), the brokers' ports and a schema registry's."""
+    purposes: dict[int, list[str]] = {HTTPS_PORT: ["AWS APIs (HTTPS)"]}
+    for port in kafka_ports:
+        purposes.setdefault(port, []).append("Kafka brokers")
+    if registry_port is not None:
+        purposes.setdefault(registry_port, []).append("schema registry")
     return aws.ec2.SecurityGroup(
         name,
         description="kafka-to-lambda tasks: no ingress; egress to AWS APIs and Kafka",
@@ -70,14 +77,14 @@ def security_group(
         ingress=[],
         egress=[
             {
-                "description": "AWS APIs (HTTPS)" if port == HTTPS_PORT else "Kafka brokers",
+                "description": ", ".join(purposes[port]),
                 "protocol": "tcp",
                 "from_port": port,
                 "to_port": port,
                 "cidr_blocks": [ANYWHERE_IPV4],
                 "ipv6_cidr_blocks": [ANYWHERE_IPV6],
             }
-            for port in ports
+            for port in sorted(purposes)
         ],
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent),

@@ -30,6 +30,7 @@ from consumer.declarations import (
     to_text,
 )
 from consumer.errors import ConfigurationError as BridgeConfigurationError
+from consumer.schemas.glue_access import GlueRegistryArn
 from consumer.settings import (
     BridgeSettings,
     SaslMechanism,
@@ -42,6 +43,7 @@ from infra.dead_letters import DeadLetterTarget, KafkaTopic, S3Location, normali
 from infra.fargate import FARGATE_MEMORY_MIB_BY_CPU, MAX_STOP_TIMEOUT_S, describe_memory_choices
 from infra.iam import check_function_name
 from infra.msk import MskCluster
+from infra.schema_registry import registry_port
 from infra.stack_config import (
     PROJECT,
     SECRET_PLACEHOLDER,
@@ -357,6 +359,18 @@ class StackSettings:
         return tuple(sorted({port for _, port in addresses}))
 
     @property
+    def schema_registry_port(self) -> int | None:
+        """The port of schemaRegistryUrl: the task's security group allows it out."""
+        url = self.bridge.schema_registry_url
+        return None if url is None else registry_port(url)
+
+    @property
+    def glue_registry(self) -> GlueRegistryArn | None:
+        """The Glue registry (glueSchemaRegistryArn) the task role may read."""
+        arn = self.bridge.glue_schema_registry_arn
+        return None if arn is None else GlueRegistryArn.parse(arn)
+
+    @property
     def stop_timeout_seconds(self) -> int:
         """How long ECS waits after SIGTERM: the bridge's drain time plus a margin."""
         drain_s = int(self.bridge.shutdown_timeout_seconds)
@@ -405,12 +419,21 @@ def _validated_infra(values: dict[str, Any]) -> InfraSettings:
 
 def _deployable(bridge: BridgeSettings, given: Mapping[str, Any]) -> DeadLetterTarget | None:
     """What the infrastructure itself needs of the bridge's settings beyond the bridge's own
-    rules: a function IAM can name, and a dead-letter target ECS can write to."""
+    rules: a function IAM can name, a registry port the security group can open, and a
+    dead-letter target ECS can write to."""
     try:
         check_function_name(bridge.lambda_function_name)
     except ValueError as bad:
         problem = SettingProblem("lambda_function_name", "invalid", str(bad))
         raise configuration_error([problem], BRIDGE_KEYS, given, worded_in_variables=True) from None
+    if bridge.schema_registry_url is not None:
+        try:
+            registry_port(bridge.schema_registry_url)
+        except ValueError as bad:
+            problem = SettingProblem("schema_registry_url", "invalid", str(bad))
+            raise configuration_error(
+                [problem], BRIDGE_KEYS, given, worded_in_variables=True
+            ) from None
     if given.get("dlq") is None:
         return None
     location = parse_dlq(given["dlq"])

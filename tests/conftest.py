@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.kafka_fixtures",
     "tests.support.lambda_fixtures",
     "tests.support.moto_fixtures",
+    "tests.support.schema_registry_fixtures",
 ]

@@ -43,3 +43,9 @@ def test_a_package_in_two_locks_has_the_same_version_in_both() -> None:
     for lock in ("consumer.txt", "infra.txt"):
         for name, version in _pins(lock).items():
             assert dev.get(name) == version, f"{name}: {lock} pins {version}, dev {dev.get(name)}"
+
+
+def test_the_image_leaves_out_what_grpcio_tools_declares_but_the_bridge_never_imports() -> None:
+    consumer = _pins("consumer.txt")
+    assert "grpcio-tools" in consumer  # protoc, for Protobuf schemas that arrive as text
+    assert not {"grpcio", "setuptools"} & set(consumer)

@@ -114,6 +114,21 @@ def test_s5_is_judged_with_what_the_kafka_client_alone_reached_beside_it() -> No
     assert floor_row.split("|")[9].strip() == "—"  # lost: it delivers nothing
 
 
+def test_s6_is_judged_by_its_cpu_per_record_against_s2s() -> None:
+    made = scenarios(("S2", "S6"), QUICK)
+    results = [
+        result("S2", "bridge", cpu_s_in_window=0.1),  # 10 µs per record
+        result("S6", "bridge", cpu_s_in_window=0.15),  # 15 µs per record
+    ]
+    judged = {t.name: t for t in targets(results, made)}
+    six = judged["S6: ≤ 2x S2's CPU-µs per record with Avro values decoded to JSON"]
+    assert six.met is True
+    assert six.evidence == "15.0 / 10.0 µs = 1.50x"
+    assert "Avro values decoded to JSON; 1.50x S2's CPU per record" in table(results, made)
+    slow = [results[0], result("S6", "bridge", cpu_s_in_window=0.25)]
+    assert {t.name: t for t in targets(slow, made)}[six.name].met is False
+
+
 def test_throttle_rates_compare_the_first_seconds_after_the_first_throttle_to_the_rest() -> None:
     run = result("S4", "bridge", throttles_per_s=[0, 0, 10, 5, 5, 0, 0, 2, 0, 0, 0])
     assert throttle_rates(run) == (4.0, 0.5)

@@ -16,13 +16,14 @@ def test_bounds_come_from_the_bridges_own_defaults_and_the_scenarios_settings() 
 
 
 def test_every_contender_runs_s1_and_s2_and_s3_is_the_bridge_at_two_backlogs() -> None:
-    made = scenarios(("S1", "S2", "S3", "S4", "S5"), QUICK, uvloop=True)
+    made = scenarios(("S1", "S2", "S3", "S4", "S5", "S6"), QUICK, uvloop=True)
     names = [(s.name, s.contenders) for s in made]
     everyone = ("bridge", "bridge+uvloop", "sequential", "fire-and-forget")
     assert names == [
         ("S1", everyone),
         ("S2", (*everyone, "client-floor")),
         ("S5", ("bridge", "bridge+uvloop", "client-floor")),
+        ("S6", ("bridge", "bridge+uvloop")),
         ("S3/20000", ("bridge",)),
         ("S3/200000", ("bridge",)),
         ("S4", ("bridge", "fire-and-forget")),
@@ -32,3 +33,15 @@ def test_every_contender_runs_s1_and_s2_and_s3_is_the_bridge_at_two_backlogs() -
 def test_records_resize_every_scenario_but_the_backlog_one() -> None:
     made = [with_records(s, 1234) for s in scenarios(("S1", "S3"), QUICK)]
     assert [s.records for s in made] == [1234, 20_000, 200_000]
+
+
+def test_the_avro_scenario_is_s2_with_avro_values_decoded_to_json() -> None:
+    made = {s.name: s for s in scenarios(("S2", "S6"), QUICK)}
+    six, two = made["S6"], made["S2"]
+    assert six.avro
+    assert not two.avro
+    assert (six.records, six.latency_s, six.workload) == (two.records, two.latency_s, two.workload)
+    settings = six.bridge()
+    assert settings.decodes_schemas
+    assert settings.schema_record_format == "JSON"
+    assert settings.batch_size == two.bridge().batch_size

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from benchmarks.workload import KINDS, Workload
+from benchmarks.workload import AVRO_SCHEMA, KINDS, Workload
+from consumer.schemas.avro import avro_decoder
+from consumer.schemas.model import RegisteredSchema, SchemaFormat
 
 
 def test_a_record_is_made_from_its_index_alone() -> None:
@@ -45,3 +47,13 @@ def test_a_key_always_lands_in_the_same_partition() -> None:
 def test_a_record_too_small_for_its_json_is_refused() -> None:
     with pytest.raises(ValueError, match="record_bytes must be at least"):
         Workload(partitions=1, record_bytes=10)
+
+
+def test_avro_values_carry_the_schema_id_and_decode_to_the_json_values() -> None:
+    workload = Workload(partitions=4, record_bytes=1024)
+    decoder = avro_decoder(RegisteredSchema(SchemaFormat.AVRO, json.dumps(AVRO_SCHEMA)))
+    for index in (0, 7, 12_345):
+        framed = workload.avro_value(index, schema_id=42)
+        assert framed[:5] == b"\x00\x00\x00\x00\x2a"  # Confluent's magic byte and the id
+        assert len(framed) < workload.record_bytes, "Avro is the smaller encoding"
+        assert decoder.to_json(framed[5:]) == workload.value(index)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from consumer.payloads import (
     LegacyEncoder,
     NativeEncoder,
     PayloadFormat,
+    UndecodedRefusingEncoder,
     ValueEncoder,
     encoder_for,
 )
@@ -22,7 +24,10 @@ from consumer.records import (
     CREATE_TIME,
     LOG_APPEND_TIME,
     SEPARATOR,
+    DecodedRecord,
     RecordEncoder,
+    SchemaMetadata,
+    UndecodedRecord,
     UndeliverableRecord,
 )
 
@@ -501,3 +506,72 @@ json_values = st.recursive(
 def test_value_size_is_exact_and_payload_is_the_value(topic: str, document: Any) -> None:
     value = json.dumps(document, ensure_ascii=False).encode()
     assert assert_exact_size(ValueEncoder(), [record(topic=topic, value=value)]) == document
+
+
+def decoded(
+    source: ConsumerRecord[bytes, bytes],
+    *,
+    key: bytes | None = None,
+    value: bytes | None = None,
+    key_schema: SchemaMetadata | None = None,
+    value_schema: SchemaMetadata | None = None,
+) -> DecodedRecord:
+    """`source` with its registry parts decoded to `key`/`value` (JSON text)."""
+    return DecodedRecord(
+        source.topic,
+        source.partition,
+        source.offset,
+        source.timestamp,
+        source.timestamp_type,
+        source.key if key is None else key,
+        source.value if value is None else value,
+        source.headers,
+        key,
+        value,
+        key_schema,
+        value_schema,
+        source,
+    )
+
+
+def test_native_carries_lambdas_schema_metadata_for_each_decoded_part() -> None:
+    source = record(key=b"\x00\x00\x00\x00\x07k", value=b"\x00\x00\x00\x00\x09v")
+    both = decoded(
+        source,
+        key=b'"k-1"',
+        value=b'{"n":1}',
+        key_schema=SchemaMetadata("JSON", "7"),
+        value_schema=SchemaMetadata("JSON", "9"),
+    )
+    got = payload_of(NativeEncoder(SERVERS), both)["records"]["variants-3"][0]  # type: ignore[arg-type]
+    assert got["key"] == b64(b'"k-1"')
+    assert got["value"] == b64(b'{"n":1}')
+    assert got["keySchemaMetadata"] == {"dataFormat": "JSON", "schemaId": "7"}
+    assert got["valueSchemaMetadata"] == {"dataFormat": "JSON", "schemaId": "9"}
+    only_value = decoded(source, value=b"{}", value_schema=SchemaMetadata("AVRO", "9"))
+    got = payload_of(NativeEncoder(SERVERS), only_value)["records"]["variants-3"][0]  # type: ignore[arg-type]
+    assert "keySchemaMetadata" not in got
+    assert list(got)[-1] == "valueSchemaMetadata", "after the headers, as Lambda's event"
+
+
+def test_the_value_format_sends_a_decoded_json_value_as_it_is() -> None:
+    source = record(value=b"\x00\x00\x00\x00\x09avro-bytes")
+    as_json = decoded(source, value=b'{"n": 1}', value_schema=SchemaMetadata("JSON", "9"))
+    assert ValueEncoder().encode_record(as_json) == b'{"n": 1}'
+    # SCHEMA_RECORD_FORMAT=SOURCE: the value travels as written, which is not JSON.
+    as_source = replace(as_json, value=source.value, value_schema=SchemaMetadata("AVRO", "9"))
+    with pytest.raises(UndeliverableRecord, match=r"value is not (valid UTF-8|JSON)"):
+        ValueEncoder().encode_record(as_source)
+
+
+@pytest.mark.parametrize("payload_format", list(PayloadFormat))
+def test_a_record_a_registry_could_not_decode_is_undeliverable_with_the_reason(
+    payload_format: PayloadFormat,
+) -> None:
+    encoder = UndecodedRefusingEncoder(encoder_for(payload_format, SERVERS))
+    reason = "value: the schema registry has no schema id 42"
+    with pytest.raises(UndeliverableRecord, match=reason):
+        encoder.encode_record(UndecodedRecord.of(record(), reason))
+    assert encoder.encode_record(record()) == encoder_for(payload_format, SERVERS).encode_record(
+        record()
+    )

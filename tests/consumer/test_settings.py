@@ -263,3 +263,49 @@ def test_password_mechanisms_need_the_password_and_token_mechanisms_do_not() -> 
         {**REQUIRED, "KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM"}
     )
     assert iam.kafka_password is None
+
+
+SR = "https://psrc-1.eu-west-1.aws.confluent.cloud"
+GLUE = "arn:aws:glue:eu-west-1:123456789012:registry/curation"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"SCHEMA_REGISTRY_URL": SR, "GLUE_SCHEMA_REGISTRY_ARN": GLUE},
+            "GLUE_SCHEMA_REGISTRY_ARN and SCHEMA_REGISTRY_URL exclude each other",
+        ),
+        ({"SCHEMA_REGISTRY_URL": "psrc-1.confluent.cloud"}, "is not an http:// or https:// URL"),
+        (
+            {"SCHEMA_REGISTRY_URL": "https://key:s3cr3t-in-url@psrc-1.confluent.cloud"},
+            "without credentials in it (they go in SCHEMA_REGISTRY_KEY",
+        ),
+        ({"GLUE_SCHEMA_REGISTRY_ARN": "curation"}, "is not a Glue registry ARN"),
+        ({"SCHEMA_REGISTRY_URL": SR, "SCHEMA_REGISTRY_KEY": "k"}, "go together (basic auth)"),
+        ({"SCHEMA_REGISTRY_URL": SR, "SCHEMA_REGISTRY_SECRET": "s"}, "go together (basic auth)"),
+        (
+            {"GLUE_SCHEMA_REGISTRY_ARN": GLUE, "SCHEMA_REGISTRY_KEY": "k"},
+            "are for a registry at SCHEMA_REGISTRY_URL",
+        ),
+        ({"SCHEMA_DECODE": "both"}, "SCHEMA_DECODE needs a registry"),
+        ({"SCHEMA_RECORD_FORMAT": "JSON"}, "SCHEMA_RECORD_FORMAT needs a registry"),
+        ({"SCHEMA_REGISTRY_URL": SR, "SCHEMA_DECODE": "all"}, "'value', 'key' or 'both'"),
+        ({"SCHEMA_REGISTRY_URL": SR, "SCHEMA_RECORD_FORMAT": "AVRO"}, "'SOURCE' or 'JSON'"),
+    ],
+)
+def test_schema_registry_settings_that_cannot_work_are_named(
+    env: dict[str, str], expected: str
+) -> None:
+    message = settings_error(**env)
+    assert expected in message
+    assert "s3cr3t-in-url" not in message
+
+
+def test_a_registry_with_its_defaults_decodes_values_and_sends_their_source_bytes() -> None:
+    settings = load_settings({**REQUIRED, "SCHEMA_REGISTRY_URL": SR})
+    assert settings.decodes_schemas
+    assert settings.schema_decode.includes_value
+    assert not settings.schema_decode.includes_key
+    assert settings.schema_record_format == "SOURCE"
+    assert not load_settings({**REQUIRED, "SCHEMA_DECODE": "value"}).decodes_schemas

@@ -13,12 +13,30 @@ import pytest
 from tests.support.moto_fixtures import MotoServer
 from tests.support.pulumi_program import MINIMAL_CONFIG, Deployment, deploy, deploy_stack_file
 
-CASES = ["staging", "prod", "minimal"]
+CASES = ["staging", "prod", "minimal", "glue registry", "confluent registry"]
+# Stacks beside the files: each schema registry adds statements or secrets of its own.
+STACKS: dict[str, tuple[dict[str, object], dict[str, str]]] = {
+    "minimal": (MINIMAL_CONFIG, {}),
+    "glue registry": (
+        {
+            **MINIMAL_CONFIG,
+            "glueSchemaRegistryArn": f"arn:aws:glue:us-east-1:{'1' * 12}:registry/r",
+        },
+        {},
+    ),
+    "confluent registry": (
+        {**MINIMAL_CONFIG, "schemaRegistryUrl": "https://sr.example.com", "schemaRegistryKey": "k"},
+        {"schemaRegistrySecret": "s"},
+    ),
+}
 
 
 @cache
 def _deployment(case: str) -> Deployment:
-    return deploy(MINIMAL_CONFIG) if case == "minimal" else deploy_stack_file(case)
+    if case in STACKS:
+        config, secrets = STACKS[case]
+        return deploy(config, secrets=secrets)
+    return deploy_stack_file(case)
 
 
 def _client(moto_server: MotoServer, service: str) -> Any:

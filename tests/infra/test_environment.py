@@ -49,6 +49,9 @@ TEXT_SAMPLES: dict[str, str] = {
     "lambdaQualifier": "live",
     "logLevel": "DEBUG",
     "dlq": "kafka://failed-records",
+    "schemaRegistryUrl": "https://psrc-0abc.us-east-2.aws.confluent.cloud",
+    "schemaRegistryKey": "REGISTRYAPIKEY",
+    "glueSchemaRegistryArn": "arn:aws:glue:us-east-1:123456789012:registry/orders",
 }
 _OAUTH = {
     "saslMechanism": "OAUTHBEARER",
@@ -56,6 +59,7 @@ _OAUTH = {
     "oauthTokenUrl": "https://idp.example.com/oauth2/token",
     "oauthClientId": "bridge-client",
 }
+_REGISTRY = {"schemaRegistryUrl": TEXT_SAMPLES["schemaRegistryUrl"]}
 # What some settings need beside them to be valid (the secrets are set in every case).
 COMPANIONS: dict[str, dict[str, object]] = {
     "topicPattern": {"topic": ""},
@@ -64,6 +68,9 @@ COMPANIONS: dict[str, dict[str, object]] = {
     "oauthClientId": _OAUTH,
     "oauthScope": _OAUTH,
     "oauthExtensions": _OAUTH,
+    "schemaRegistryKey": _REGISTRY,
+    "schemaDecode": _REGISTRY,
+    "schemaRecordFormat": _REGISTRY,
 }
 # Every secret setting, valid together: SASL_SSL with OAUTHBEARER, and a client certificate.
 PLAIN_KEYS = [d for d in BRIDGE_KEYS if not d.secret]
@@ -137,7 +144,12 @@ def test_a_stack_value_reaches_the_container_as_the_bridges_variable_with_the_sa
 
 
 def _secrets_for(config: dict[str, object]) -> dict[str, str]:
-    return {"oauthClientSecret": "s3cr3t"} if config.get("saslMechanism") == "OAUTHBEARER" else {}
+    secrets = {}
+    if config.get("saslMechanism") == "OAUTHBEARER":
+        secrets["oauthClientSecret"] = "s3cr3t"
+    if config.get("schemaRegistryKey"):
+        secrets["schemaRegistrySecret"] = "s3cr3t"
+    return secrets
 
 
 # Left to their stack defaults by the minimal stack (the dead-letter location is the stack's
@@ -231,7 +243,13 @@ def test_every_secret_setting_reaches_the_container_only_through_ssm_and_secrets
     assert len(read) == len(secret_declarations)
 
 
-_OAUTH_STACK = {**MINIMAL_CONFIG, **_OAUTH}
+# Every secret at once: OAUTHBEARER's, the client certificate's, and a registry's.
+_OAUTH_STACK = {
+    **MINIMAL_CONFIG,
+    **_OAUTH,
+    **_REGISTRY,
+    "schemaRegistryKey": TEXT_SAMPLES["schemaRegistryKey"],
+}
 
 
 def _by_sid(policy: dict[str, Any]) -> dict[str, Any]:

@@ -48,6 +48,15 @@ BAD_VALUES = [
         ["lambdaFunctionName is 'arn:aws:s3:::bucket'"],
     ),
     ({"dlq": "file://dead-letters"}, ["dlq is 'file://dead-letters'", "use s3:// or kafka://"]),
+    # ... and the task's security group must open the registry's port.
+    (
+        {"schemaRegistryUrl": "https://registry.example.com:99999"},
+        ["schemaRegistryUrl is 'https://registry.example.com:99999': Port out of range"],
+    ),
+    (
+        {"schemaRegistryUrl": "https://registry.example.com:0"},
+        ["schemaRegistryUrl is 'https://registry.example.com:0': Port 0 is not one"],
+    ),
 ]
 # The bridge's keys: each refused with the bridge's own message, in stack keys.
 BRIDGE_BAD_VALUES = [
@@ -116,6 +125,16 @@ BRIDGE_BAD_VALUES = [
         {"lambdaInvocationType": "Event", "batchMaxBytes": 2 * 1024 * 1024},
         ["batchMaxBytes=2097152 is over Lambda's 1048576-byte limit for Event invocations"],
     ),
+    (
+        {"glueSchemaRegistryArn": "orders"},
+        ["glueSchemaRegistryArn='orders' is not a Glue registry ARN"],
+    ),
+    (
+        {"schemaRegistryUrl": "https://psrc-0abc.confluent.cloud", "schemaRegistryKey": "K"},
+        ["schemaRegistryKey and schemaRegistrySecret go together (basic auth)"],
+    ),
+    ({"schemaRegistryUrl": "psrc-0abc.confluent.cloud"}, ["is not an http:// or https:// URL"]),
+    ({"schemaRecordFormat": "JSON"}, ["schemaRecordFormat needs a registry"]),
 ]
 KEY_FIRST = re.compile(rf"^{PROJECT}:(?P<key>\w+)[ :=]")
 

@@ -1,0 +1,1 @@
+"""Schema-registry records: framing, registries, and decoders from each format to JSON."""

@@ -1,0 +1,78 @@
+"""The bridge's schema decoding, from its settings: which registry, which framing, which
+decoders. `open_schema_decoding` reaches the registry at start-up, so a wrong URL, ARN or
+credentials is one line before anything is consumed; None when no registry is set.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import AsyncExitStack
+from typing import Any, Literal
+
+from consumer.backoff import Backoff
+from consumer.schemas.avro import avro_decoder
+from consumer.schemas.confluent_registry import ConfluentSchemaRegistry
+from consumer.schemas.decoders import Decoders
+from consumer.schemas.framing import confluent_frame, glue_frame
+from consumer.schemas.glue_registry import GlueSchemaRegistry
+from consumer.schemas.json_schema import json_schema_decoder
+from consumer.schemas.model import RecordDecoder, RegisteredSchema, SchemaFormat
+from consumer.schemas.protobuf import protobuf_decoder
+from consumer.schemas.record_decoding import FormatDecoder, RecordDecoding
+from consumer.settings import BridgeSettings
+
+
+async def open_schema_decoding(
+    settings: BridgeSettings, resources: AsyncExitStack
+) -> RecordDecoding[Any] | None:
+    backoff = Backoff(settings.retry_backoff_base_ms / 1000, settings.retry_backoff_max_ms / 1000)
+    if settings.schema_registry_url is not None:
+        confluent = await resources.enter_async_context(
+            ConfluentSchemaRegistry.from_settings(settings)
+        )
+        await confluent.check()
+        confluent_decoders = Decoders[int](
+            confluent.fetch, _builder("confluent"), backoff, confluent.description
+        )
+        return RecordDecoding(
+            confluent_decoders,
+            _confluent_framing,
+            settings.schema_decode,
+            settings.schema_record_format,
+        )
+    if settings.glue_schema_registry_arn is not None:
+        glue = await resources.enter_async_context(GlueSchemaRegistry.from_settings(settings))
+        await glue.check()
+        glue_decoders = Decoders[uuid.UUID](
+            glue.fetch, _builder("glue"), backoff, settings.glue_schema_registry_arn
+        )
+        return RecordDecoding(
+            glue_decoders, _glue_framing, settings.schema_decode, settings.schema_record_format
+        )
+    return None
+
+
+def _confluent_framing(data: bytes) -> tuple[int, bytes]:
+    frame = confluent_frame(data)
+    return frame.schema_id, frame.body
+
+
+def _glue_framing(data: bytes) -> tuple[uuid.UUID, bytes]:
+    frame = glue_frame(data)
+    return frame.schema_version_id, frame.body
+
+
+def _builder(framing: Literal["confluent", "glue"]) -> Any:
+    """Builds a registered schema's decoder, for the registry's framing."""
+
+    def build(schema: RegisteredSchema) -> FormatDecoder:
+        decoder: RecordDecoder
+        if schema.format is SchemaFormat.AVRO:
+            decoder = avro_decoder(schema)
+        elif schema.format is SchemaFormat.JSON:
+            decoder = json_schema_decoder(schema)
+        else:
+            decoder = protobuf_decoder(schema, framing=framing)
+        return FormatDecoder(schema.format.value, decoder.to_json)
+
+    return build
