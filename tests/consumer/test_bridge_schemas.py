@@ -578,3 +578,138 @@ async def test_redrive_decodes_the_dead_letters_bytes_again_for_the_fixed_functi
     assert sorted((r["offset"], json_of(r["value"])["id"]) for r in fixed.records) == [
         (p.offset, variant(i)["id"]) for i, p in enumerate(produced)
     ]
+
+
+ORDER_AVSC = json.dumps(
+    {
+        "type": "record",
+        "name": "Order",
+        "namespace": "shop",
+        "fields": [
+            {"name": "id", "type": "string"},
+            {"name": "cents", "type": "long"},
+            {"name": "tags", "type": {"type": "array", "items": "string"}},
+        ],
+    }
+)
+ORDER_JSON_SCHEMA = json.dumps(
+    {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "Order",
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "cents": {"type": "integer"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["id", "cents"],
+    }
+)
+ORDER_PROTO = """
+syntax = "proto3";
+package shop;
+message Order { string id = 1; int32 cents = 2; repeated string tags = 3; }
+"""
+
+
+def order(i: int, part: str) -> dict[str, Any]:
+    return {"id": f"{part}-{i}", "cents": 100 * i + 1, "tags": ["a", part]}
+
+
+def framed(registry: str, topic: str, data_format: str, obj: dict[str, Any], is_key: bool) -> bytes:
+    """`obj` written by Confluent's serializer of `data_format`, as a key or a value."""
+    if data_format == "AVRO":
+        return avro_bytes(registry, topic, ORDER_AVSC, obj, is_key=is_key)
+    if data_format == "JSON":
+        return json_schema_bytes(registry, topic, ORDER_JSON_SCHEMA, obj, is_key=is_key)
+    message_type = compile_proto_messages({"shop/order.proto": ORDER_PROTO})["shop.Order"]
+    return protobuf_bytes(registry, topic, message_type(**obj), is_key=is_key)
+
+
+@pytest.mark.parametrize("payload_format", ["native", "legacy"])
+@pytest.mark.parametrize("data_format", ["AVRO", "PROTOBUF", "JSON"])
+async def test_keys_and_values_of_each_format_reach_the_function_as_their_source_objects(
+    kafka: KafkaUnderTest,
+    local_lambda: LocalLambda,
+    topic_name: str,
+    schema_registry: SchemaRegistryServer,
+    data_format: str,
+    payload_format: str,
+) -> None:
+    await kafka.create_topic(topic_name)
+    url = schema_registry.url
+    sources = [(order(i, "key"), order(i, "value")) for i in range(6)]
+    records = [
+        TestRecord(
+            key=await asyncio.to_thread(framed, url, topic_name, data_format, key, True),
+            value=await asyncio.to_thread(framed, url, topic_name, data_format, value, False),
+        )
+        for key, value in sources
+    ]
+    await kafka.produce(topic_name, records)
+    sink = EventSink()
+    local_lambda.add_function(FunctionSpec(FUNCTION, sink))
+    env = schema_bridge(
+        kafka,
+        local_lambda,
+        topic_name,
+        url,
+        schema_decode="both",
+        schema_record_format="JSON",
+        payload_format=payload_format,
+    )
+
+    async with running_bridge(env) as running:
+        await until(lambda: sink.count() >= len(sources))
+        await running.stopped()
+
+    def as_object(part: str) -> Any:
+        return json.loads(part) if payload_format == "legacy" else json_of(part)
+
+    got = [
+        (as_object(r["key"]), as_object(r["value"]))
+        for r in sorted(sink.records, key=lambda r: r["offset"])
+    ]
+    assert got == sources  # Protobuf too: int32 is a JSON number, repeated a list
+
+
+async def test_with_on_failure_stall_an_undecodable_record_holds_its_partitions_commit(
+    kafka: KafkaUnderTest,
+    local_lambda: LocalLambda,
+    topic_name: str,
+    schema_registry: SchemaRegistryServer,
+) -> None:
+    await kafka.create_topic(topic_name)
+    good = [
+        await asyncio.to_thread(
+            avro_bytes, schema_registry.url, topic_name, VARIANT_AVSC, variant(i)
+        )
+        for i in range(2)
+    ]
+    await kafka.produce(
+        topic_name,
+        [
+            TestRecord(key=b"a", value=good[0]),
+            TestRecord(key=b"b", value=b"\x00\x7f\xff\xff\xf0no such schema"),
+            TestRecord(key=b"c", value=good[1]),
+        ],
+    )
+    sink = EventSink()
+    local_lambda.add_function(FunctionSpec(FUNCTION, sink))
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    env = bridge_environment(
+        kafka,
+        local_lambda.url,
+        topic_name,
+        group,
+        schema_registry_url=schema_registry.url,
+        shutdown_timeout_seconds=1,
+    )  # no DLQ: a record that cannot be delivered stalls (ON_FAILURE=stall)
+
+    async with running_bridge(env) as running:
+        await until(lambda: sink.count() == 2)  # the other keys flow past it
+        await running.stopped()  # the last commit, at the stop, cannot pass it either
+
+    assert sorted(r["offset"] for r in sink.records) == [0, 2]
+    assert running.bridge.counters.dead_lettered == 0
+    assert await kafka.committed_offsets(group, topic_name) == {0: 1}
