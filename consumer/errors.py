@@ -35,6 +35,12 @@ class KafkaStartupError(BridgeError):
     exit_code = 3
 
 
+class SchemaRegistryStartupError(BridgeError):
+    """The schema registry is unreachable at start-up, or refuses the credentials or role."""
+
+    exit_code = 3  # as for Kafka: a dependency the bridge cannot start without
+
+
 class LambdaStartupError(BridgeError):
     """The function is missing, or this identity may not invoke it."""
 

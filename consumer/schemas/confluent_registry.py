@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from consumer.errors import BridgeError
+from consumer.errors import SchemaRegistryStartupError
 from consumer.pem import as_file
 from consumer.schemas.model import (
     RegisteredSchema,
@@ -42,12 +42,6 @@ from consumer.settings import BridgeSettings
 _TIMEOUT_S = 10.0  # per request; a registry slower than this is treated as down
 _MAX_REFERENCE_DEPTH = 32  # references of references: a cycle is a broken schema, not a hang
 _ACCEPT = "application/vnd.schemaregistry.v1+json, application/json"
-
-
-class SchemaRegistryStartupError(BridgeError):
-    """The registry is unreachable at start-up, or refuses the credentials."""
-
-    exit_code = 3  # as for the other dependencies the bridge cannot start without
 
 
 class ConfluentSchemaRegistry:

@@ -31,7 +31,7 @@ import aiohttp
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from consumer.schemas.confluent_registry import SchemaRegistryStartupError
+from consumer.errors import SchemaRegistryStartupError
 from consumer.schemas.glue_access import GET_REGISTRY, GET_SCHEMA_VERSION, GlueRegistryArn
 from consumer.schemas.model import (
     RegisteredSchema,

@@ -15,6 +15,7 @@ import base64
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 from aws_lambda_powertools.utilities.kafka import ConsumerRecords, SchemaConfig, kafka_consumer
 
+from consumer.bridge import Bridge
 from consumer.local import FunctionSpec, LocalLambda
 from consumer.redrive import Selection
 from consumer.redrive import run as redrive
@@ -142,6 +144,14 @@ def schema_bridge(
     )
 
 
+async def run_bridge_until(env: dict[str, str], done: Callable[[Bridge], bool]) -> Bridge:
+    """Runs a bridge until `done(bridge)`, then stops it (draining, committing); the bridge."""
+    async with running_bridge(env) as running:
+        await until(lambda: done(running.bridge))
+        await running.stopped()
+    return running.bridge
+
+
 def dead_letters_in(directory: Path) -> list[dict[str, Any]]:
     return [json.loads(path.read_text()) for path in sorted(directory.glob("*/*/*.json"))]
 
@@ -186,9 +196,7 @@ async def test_avro_values_reach_the_function_as_the_source_objects_in_json(
         payload_format=payload_format,
     )
 
-    async with running_bridge(env) as running:
-        await until(lambda: sink.count() >= len(produced))
-        await running.stopped()
+    await run_bridge_until(env, lambda _: sink.count() >= len(produced))
 
     by_offset = {(r["partition"], r["offset"]): r for r in sink.records}
     for i, p in enumerate(produced):
@@ -280,9 +288,7 @@ async def test_keys_in_json_schema_and_values_in_protobuf_decode_together(
         schema_record_format="JSON",
     )
 
-    async with running_bridge(env) as running:
-        await until(lambda: sink.count() >= len(sources))
-        await running.stopped()
+    await run_bridge_until(env, lambda _: sink.count() >= len(sources))
 
     records = sorted(sink.records, key=lambda r: r["offset"])
     for record, (key, i) in zip(records, sources, strict=True):
@@ -327,9 +333,9 @@ async def test_records_that_cannot_be_decoded_are_dead_lettered_with_the_reason(
         dlq=f"file://{tmp_path}",
     )
 
-    async with running_bridge(env) as running:
-        await until(lambda: running.bridge.counters.dead_lettered == 3 and sink.count() == 2)
-        await running.stopped()
+    await run_bridge_until(
+        env, lambda bridge: bridge.counters.dead_lettered == 3 and sink.count() == 2
+    )
 
     assert sorted(r["offset"] for r in sink.records) == [0, 4]
     letters = {doc["record"]["offset"]: doc for doc in dead_letters_in(tmp_path)}
@@ -427,13 +433,10 @@ async def test_records_of_many_partitions_waiting_on_one_new_schema_cause_one_lo
     local_lambda.add_function(FunctionSpec(FUNCTION, sink))
     env = schema_bridge(kafka, local_lambda, topic_name, schema_registry.url)
 
-    async with running_bridge(env) as running:
-        await until(lambda: sink.count() >= len(produced))
-        await running.stopped()
-        schemas = running.bridge.schemas
+    bridge = await run_bridge_until(env, lambda _: sink.count() >= len(produced))
 
-    assert schemas is not None
-    assert schemas.decoders.fetches == 1, "one schema, one registry lookup"
+    assert bridge.schemas is not None
+    assert bridge.schemas.decoders.fetches == 1, "one schema, one registry lookup"
 
 
 async def test_wrong_registry_credentials_stop_the_bridge_at_start_up_with_one_line(
@@ -493,9 +496,7 @@ async def test_glue_records_decode_through_the_registry_arn_compressed_or_not(
             glue_endpoint_url=moto_server.endpoint_url,
             schema_record_format="JSON",
         )
-        async with running_bridge(env) as running:
-            await until(lambda: sink.count() >= len(produced))
-            await running.stopped()
+        await run_bridge_until(env, lambda _: sink.count() >= len(produced))
 
     by_offset = {(r["partition"], r["offset"]): r for r in sink.records}
     for i, p in enumerate(produced):
@@ -531,9 +532,7 @@ async def test_powertools_kafka_utilities_read_the_decoded_records(
         kafka, local_lambda, topic_name, schema_registry.url, schema_record_format="JSON"
     )
 
-    async with running_bridge(env) as running:
-        await until(lambda: count() >= len(produced))
-        await running.stopped()
+    await run_bridge_until(env, lambda _: count() >= len(produced))
 
     assert values == [variant(i) for i in range(len(produced))]
 
@@ -562,9 +561,7 @@ async def test_redrive_decodes_the_dead_letters_bytes_again_for_the_fixed_functi
         max_retries=0,
         batch_size=1,
     )
-    async with running_bridge(env) as running:
-        await until(lambda: running.bridge.counters.dead_lettered == len(produced))
-        await running.stopped()
+    await run_bridge_until(env, lambda bridge: bridge.counters.dead_lettered == len(produced))
     letters = dead_letters_in(tmp_path)
     assert sorted(base64.b64decode(d["record"]["value"]) for d in letters) == sorted(
         p.record.value or b"" for p in produced
@@ -659,9 +656,7 @@ async def test_keys_and_values_of_each_format_reach_the_function_as_their_source
         payload_format=payload_format,
     )
 
-    async with running_bridge(env) as running:
-        await until(lambda: sink.count() >= len(sources))
-        await running.stopped()
+    await run_bridge_until(env, lambda _: sink.count() >= len(sources))
 
     def as_object(part: str) -> Any:
         return json.loads(part) if payload_format == "legacy" else json_of(part)
@@ -706,10 +701,9 @@ async def test_with_on_failure_stall_an_undecodable_record_holds_its_partitions_
         shutdown_timeout_seconds=1,
     )  # no DLQ: a record that cannot be delivered stalls (ON_FAILURE=stall)
 
-    async with running_bridge(env) as running:
-        await until(lambda: sink.count() == 2)  # the other keys flow past it
-        await running.stopped()  # the last commit, at the stop, cannot pass it either
+    # The other keys flow past it; the last commit, at the stop, cannot pass it.
+    bridge = await run_bridge_until(env, lambda _: sink.count() == 2)
 
     assert sorted(r["offset"] for r in sink.records) == [0, 2]
-    assert running.bridge.counters.dead_lettered == 0
+    assert bridge.counters.dead_lettered == 0
     assert await kafka.committed_offsets(group, topic_name) == {0: 1}

@@ -10,10 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from consumer.backoff import Backoff
-from consumer.schemas.confluent_registry import (
-    ConfluentSchemaRegistry,
-    SchemaRegistryStartupError,
-)
+from consumer.errors import SchemaRegistryStartupError
+from consumer.schemas.confluent_registry import ConfluentSchemaRegistry
 from consumer.schemas.decoders import Decoders
 from consumer.schemas.model import (
     RegisteredSchema,

@@ -18,7 +18,7 @@ import requests
 from aws_schema_registry.codec import encode
 from google.protobuf import descriptor_pb2, descriptor_pool
 
-from consumer.schemas.confluent_registry import SchemaRegistryStartupError
+from consumer.errors import SchemaRegistryStartupError
 from consumer.schemas.glue_registry import GlueSchemaRegistry
 from consumer.schemas.model import (
     RegisteredSchema,
