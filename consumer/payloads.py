@@ -285,7 +285,6 @@ class UndecodedRefusingEncoder:
     could not be decoded is undeliverable, so it is dead-lettered with the reason."""
 
     def __init__(self, inner: RecordEncoder) -> None:
-        self._inner = inner
         self._encode = inner.encode_record
         self.max_records_per_payload = inner.max_records_per_payload
         self.envelope_size = inner.envelope_size
