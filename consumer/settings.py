@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -121,6 +122,14 @@ def _not_blank(value: str) -> str:
 
 
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
+
+
+def _port_of(url: str) -> int | None:
+    """The URL's explicit port (None if it names none); 0 if it names one that is not."""
+    try:
+        return urlsplit(url).port
+    except ValueError:  # not a number, or above 65535
+        return 0
 
 
 def broker_addresses(servers: str) -> list[tuple[str, int]]:
@@ -684,6 +693,11 @@ class BridgeSettings(BaseModel):
                 "schema_registry_url",
                 "SCHEMA_REGISTRY_URL is not an http:// or https:// URL without credentials in "
                 "it (they go in SCHEMA_REGISTRY_KEY and SCHEMA_REGISTRY_SECRET)",
+            )
+        if url is not None and _port_of(url) == 0:
+            raise SettingRuleError(
+                "schema_registry_url",
+                "SCHEMA_REGISTRY_URL names a port no connection can use (1 to 65535)",
             )
         if glue is not None and not GLUE_REGISTRY_ARN.fullmatch(glue):
             raise SettingRuleError(

@@ -282,6 +282,9 @@ GLUE = "arn:aws:glue:eu-west-1:123456789012:registry/curation"
             "without credentials in it (they go in SCHEMA_REGISTRY_KEY",
         ),
         ({"GLUE_SCHEMA_REGISTRY_ARN": "curation"}, "is not a Glue registry ARN"),
+        ({"SCHEMA_REGISTRY_URL": "https://sr:99999"}, "a port no connection can use"),
+        ({"SCHEMA_REGISTRY_URL": "https://sr:0/api"}, "a port no connection can use"),
+        ({"SCHEMA_REGISTRY_URL": "https://sr:abc"}, "a port no connection can use"),
         ({"SCHEMA_REGISTRY_URL": SR, "SCHEMA_REGISTRY_KEY": "k"}, "go together (basic auth)"),
         ({"SCHEMA_REGISTRY_URL": SR, "SCHEMA_REGISTRY_SECRET": "s"}, "go together (basic auth)"),
         (
