@@ -32,8 +32,9 @@ kafka-jars: $(INSTALLED)
 schema-registry: $(INSTALLED)
 	$(BIN)/python -m tests.support.schema_registry_server
 
-# Benchmarks, never run by CI: the real broker, the local Lambda, the bridge and two baselines,
-# one table (README, "Benchmarks"). Arguments: make bench BENCH_ARGS="--quick --scenario S1".
+# Benchmarks, never run by CI: the real broker, the local Lambda, the bridge, Benthos (built once
+# into .cache/benthos if Go is here) and two baselines, one table (README, "Benchmarks").
+# Arguments: make bench BENCH_ARGS="--quick --scenario S1".
 bench: kafka-jars
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 

@@ -6,8 +6,9 @@
     PYTHONPATH=DIR python -m benchmarks --uvloop   # also the bridge on uvloop (in DIR)
 
 It starts the real Apache Kafka broker (jars fetched once into .cache/kafka) and the local
-Lambda; each contender runs as its own process. The table goes to stdout and the JSON to
-benchmarks/results/<date>-<commit>.json.
+Lambda; each contender runs as its own process. Benthos is built once, on first use, into
+.cache/benthos (benchmarks/benthos/build.py); without Go it is left out and the rest run. The
+table goes to stdout and the JSON to benchmarks/results/<date>-<commit>.json.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.contenders import CONTENDERS
+from benchmarks.benthos.build import BenthosUnavailable, ensure_built
+from benchmarks.contenders import BENTHOS, CONTENDERS
 from benchmarks.environment import started_environment
 from benchmarks.report import document, machine, render, write_json
 from benchmarks.run import LIVE_LOAD, REPO, ContenderFailed, RunOptions, RunResult, run_contender
@@ -78,6 +81,25 @@ def chosen_scenarios(arguments: argparse.Namespace, sizes: Sizes) -> list[Scenar
     return [with_records(s, arguments.records) for s in made if s.contenders]
 
 
+def with_benthos_built(
+    chosen: list[Scenario], build: Callable[[], Path] = ensure_built
+) -> list[Scenario]:
+    """Builds Benthos once, if a chosen scenario runs it. Where it cannot be built (no Go, no
+    module proxy), one line says so and every other contender runs."""
+    if not any(BENTHOS.name in s.contenders for s in chosen):
+        return chosen
+    try:
+        build()
+    except BenthosUnavailable as why:
+        print(f"Benthos is not measured: {why}", file=sys.stderr, flush=True)
+        kept = [
+            replace(s, contenders=tuple(c for c in s.contenders if c != BENTHOS.name))
+            for s in chosen
+        ]
+        return [s for s in kept if s.contenders]
+    return chosen
+
+
 async def run_all(chosen: list[Scenario], sizes: Sizes, work_dir: Path) -> list[RunResult]:
     options = RunOptions(work_dir=work_dir, measured_briefly_s=sizes.sequential_cap_s)
     results: list[RunResult] = []
@@ -116,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     sizes = chosen_sizes(arguments)
-    chosen = chosen_scenarios(arguments, sizes)
+    chosen = with_benthos_built(chosen_scenarios(arguments, sizes))
     about = machine(REPO)
     work = Path(tempfile.mkdtemp(prefix="k2l-bench-"))
     try:

@@ -1,16 +1,37 @@
-"""Who is measured: each contender is a module run as its own process, with the bridge's
-environment variables (the baselines read the same ones)."""
+"""Who is measured: each contender is a process of its own, given the bridge's environment
+variables (the baselines and Benthos' configuration read the same ones)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.benthos.command import benthos_command
+from benchmarks.scenarios import Scenario
+
+Command = Callable[[Scenario, Mapping[str, str], Path], list[str]]
+"""A contender's command line, from the scenario, the contender's whole environment and a
+path prefix for files of its own in the run's work directory (add a suffix to it)."""
+
+
+def python_module(module: str) -> Command:
+    """`python -m <module>`, with the Python that runs the benchmarks."""
+
+    def command(scenario: Scenario, environment: Mapping[str, str], files: Path) -> list[str]:
+        return [sys.executable, "-m", module]
+
+    return command
 
 
 @dataclass(frozen=True)
 class Contender:
     name: str
-    module: str  # run as `python -m <module>`
+    command: Command
     description: str
+    # Over the scenario's bridge settings, for this contender alone.
+    settings: Mapping[str, str] = field(default_factory=dict)
     # The contender commits records before the function has them: the run is over once its
     # committed offsets reach the end, whether the function received everything or not.
     commits_before_delivery: bool = False
@@ -20,30 +41,58 @@ class Contender:
     # It invokes nothing and prints its own numbers (records, seconds, CPU) once it has read
     # the topic: there are no receipts to time it by, and nothing it could lose.
     reports_itself: bool = False
+    # The records it delivers carry their time in whole seconds: a latency taken from them
+    # would be up to a second long, so none is.
+    record_times_in_seconds: bool = False
 
 
-BRIDGE = Contender("bridge", "consumer", "the bridge, its defaults and the scenario's settings")
+BRIDGE = Contender(
+    "bridge", python_module("consumer"), "the bridge, its defaults and the scenario's settings"
+)
 BRIDGE_UVLOOP = Contender(
     "bridge+uvloop",
-    "benchmarks.uvloop_bridge",
+    python_module("benchmarks.uvloop_bridge"),
     "the same bridge on uvloop's event loop (measured, not shipped)",
+)
+BRIDGE_LEGACY = Contender(
+    "bridge-legacy",
+    python_module("consumer"),
+    "the bridge sending the legacy payload, as Benthos does here",
+    settings={"PAYLOAD_FORMAT": "legacy"},
+)
+BENTHOS = Contender(
+    "benthos",
+    benthos_command,
+    "Benthos v4.27: kafka_franz, the legacy record, aws_lambda, reject_errored",
+    record_times_in_seconds=True,  # v4.27 gives a Kafka record's time as kafka_timestamp_unix
 )
 SEQUENTIAL = Contender(
     "sequential",
-    "benchmarks.baselines.sequential",
+    python_module("benchmarks.baselines.sequential"),
     "one consumer, one awaited invoke per record, a commit after each",
     measured_briefly=True,
 )
 FIRE_AND_FORGET = Contender(
     "fire-and-forget",
-    "benchmarks.baselines.fire_and_forget",
+    python_module("benchmarks.baselines.fire_and_forget"),
     "poll 500, one invoke per poll not awaited, commit at once (the replaced system)",
     commits_before_delivery=True,
 )
 CLIENT_FLOOR = Contender(
     "client-floor",
-    "benchmarks.baselines.client_floor",
+    python_module("benchmarks.baselines.client_floor"),
     "the Kafka client alone: reads and commits with the bridge's settings, invokes nothing",
     reports_itself=True,
 )
-CONTENDERS = {c.name: c for c in (BRIDGE, BRIDGE_UVLOOP, SEQUENTIAL, FIRE_AND_FORGET, CLIENT_FLOOR)}
+CONTENDERS = {
+    c.name: c
+    for c in (
+        BRIDGE,
+        BRIDGE_UVLOOP,
+        BRIDGE_LEGACY,
+        BENTHOS,
+        SEQUENTIAL,
+        FIRE_AND_FORGET,
+        CLIENT_FLOOR,
+    )
+}

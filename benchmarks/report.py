@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.contenders import BENTHOS, BRIDGE_LEGACY, CONTENDERS
 from benchmarks.run import RunResult
 from benchmarks.scenarios import Scenario
 
@@ -141,6 +142,13 @@ def notes(result: RunResult, scenario: Scenario, results: Sequence[RunResult]) -
     bridge = _find(results, result.scenario, "bridge")
     if bridge is not None and result is not bridge and result.records_per_s:
         said.append(f"bridge does {bridge.records_per_s / result.records_per_s:,.1f}x")
+    legacy = _find(results, result.scenario, BRIDGE_LEGACY.name)
+    if result.contender == BENTHOS.name and legacy is not None and result.records_per_s:
+        # the same payload: the like-for-like ratio
+        said.append(f"bridge-legacy does {legacy.records_per_s / result.records_per_s:,.1f}x")
+    contender = CONTENDERS.get(result.contender)
+    if contender is not None and contender.record_times_in_seconds and result.live_records:
+        said.append("no e2e latency: its record times are whole seconds")
     if not result.drained and result.contender != "fire-and-forget":
         said.append(
             f"{result.records_in_window:,} of {result.records:,} in {result.window_s:.0f} s"

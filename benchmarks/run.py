@@ -15,7 +15,8 @@ records (`Workload`), so no run sees another's records or late invocations.
 2. Live (S1, S2; only for a contender that drained its backlog): records are produced at
    half the rate the bridge reached in this scenario — the same offered load for every
    contender — and end-to-end latency is taken on those, from their timestamp to the
-   handler. A preloaded record's age is the backlog's, not a latency.
+   handler (not where those reach the function in whole seconds: Benthos). A preloaded
+   record's age is the backlog's, not a latency.
 3. Stop: SIGTERM, and the contender drains as it does in production. Lost = records below
    the group's committed offsets the function never received; duplicates = deliveries
    minus distinct records.
@@ -27,7 +28,6 @@ import asyncio
 import json
 import math
 import os
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -172,9 +172,11 @@ class _Run:
         outcomes = self.env.serve(
             self.tag, receiver, scenario.latency_s, scenario.concurrency_limit
         )
-        process = _Process(
-            [sys.executable, "-m", self.contender.module], self.log_path, self._environment()
+        environment = self._environment()
+        command = self.contender.command(
+            self.scenario, environment, self.options.work_dir / self.tag
         )
+        process = _Process(command, self.log_path, environment)
         if self.contender.reports_itself:
             try:
                 result = await self._self_reported(process)
@@ -299,11 +301,13 @@ class _Run:
         result.live_rate, result.live_records = rate, sum(live.values())
         receiver.expect(scenario.records + result.live_records)
         await process.watch(self._done({p: self.ends[p] + live[p] for p in live}), _LIVE_DRAIN_S)
+        result.peak_rss_bytes = process.samples[-1].peak_rss_bytes
+        if self.contender.record_times_in_seconds:
+            return
         latencies = receiver.latencies_ms
         result.latency_p50_ms = percentile(latencies, 50)
         result.latency_p99_ms = percentile(latencies, 99)
         result.latency_max_ms = max(latencies, default=None)
-        result.peak_rss_bytes = process.samples[-1].peak_rss_bytes
 
     def _first_arrival(self) -> float:
         """When the first invocation reached the function: its receipt came L later."""
@@ -353,6 +357,7 @@ class _Run:
             "HEALTH_FILE": str(self.options.work_dir / f"{self.tag}.health"),
             **self._registry_settings(),
             **self.scenario.bridge_settings,
+            **self.contender.settings,
         }
 
     def _registry_settings(self) -> dict[str, str]:

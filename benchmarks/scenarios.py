@@ -98,7 +98,9 @@ def scenarios(
     chosen: tuple[str, ...], sizes: Sizes, *, uvloop: bool = False, partitions: int = 20
 ) -> list[Scenario]:
     bridges = ("bridge", "bridge+uvloop") if uvloop else ("bridge",)
-    everyone = (*bridges, "sequential", "fire-and-forget")
+    # Benthos sends the legacy payload, so the bridge runs with it too: like against like.
+    peers = ("bridge-legacy", "benthos")
+    everyone = (*bridges, *peers, "sequential", "fire-and-forget")
     floor = "client-floor"  # the Kafka client alone, where reading is most of the work
     workload = Workload(partitions=partitions, record_bytes=1024)
     made: list[Scenario] = []
@@ -182,7 +184,7 @@ def scenarios(
                 # A function that takes seconds, like the production one writing 500 records
                 # to DynamoDB: fire-and-forget's invokes then outnumber the concurrency.
                 latency_s=1.0,
-                contenders=("bridge", "fire-and-forget"),
+                contenders=("bridge", *peers, "fire-and-forget"),
                 bridge_settings={"MAX_IN_FLIGHT_TOTAL": "40"},
                 concurrency_limit=10,
             )

@@ -173,3 +173,16 @@ def test_the_json_holds_the_machine_settings_and_every_number(tmp_path: Path) ->
     assert s1["bridge_settings"] == {"BATCH_SIZE": "10", "MAX_IN_FLIGHT_PER_PARTITION": "2"}
     assert kept["results"][0]["records_per_s"] == 3800
     assert kept["targets"][0]["met"] is True
+
+
+def test_benthos_is_compared_to_both_bridges_and_has_no_latency_from_whole_seconds() -> None:
+    results = [
+        result("S1", "bridge", records_in_window=36_000),
+        result("S1", "bridge-legacy", records_in_window=30_000),
+        result("S1", "benthos", records_in_window=20_000, live_records=1_000),
+    ]
+    lines = table(results, all_scenarios()).splitlines()
+    assert "90% of bound 4,000/s" in lines[2]
+    assert "75% of bound 4,000/s; bridge does 1.2x" in lines[3]
+    assert "bridge does 1.8x; bridge-legacy does 1.5x" in lines[4]
+    assert "no e2e latency: its record times are whole seconds" in lines[4]

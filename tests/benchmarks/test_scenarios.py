@@ -15,10 +15,11 @@ def test_bounds_come_from_the_bridges_own_defaults_and_the_scenarios_settings() 
     assert made["S4"].bridge().max_in_flight_total == 40
 
 
-def test_every_contender_runs_s1_and_s2_and_s3_is_the_bridge_at_two_backlogs() -> None:
+def test_every_contender_runs_s1_and_s2_benthos_runs_s4_and_s3_is_the_bridge_twice() -> None:
     made = scenarios(("S1", "S2", "S3", "S4", "S5", "S6"), QUICK, uvloop=True)
     names = [(s.name, s.contenders) for s in made]
-    everyone = ("bridge", "bridge+uvloop", "sequential", "fire-and-forget")
+    peers = ("bridge-legacy", "benthos")  # Benthos sends the legacy payload; so does one bridge
+    everyone = ("bridge", "bridge+uvloop", *peers, "sequential", "fire-and-forget")
     assert names == [
         ("S1", everyone),
         ("S2", (*everyone, "client-floor")),
@@ -26,7 +27,7 @@ def test_every_contender_runs_s1_and_s2_and_s3_is_the_bridge_at_two_backlogs() -
         ("S6", ("bridge", "bridge+uvloop")),
         ("S3/20000", ("bridge",)),
         ("S3/200000", ("bridge",)),
-        ("S4", ("bridge", "fire-and-forget")),
+        ("S4", ("bridge", *peers, "fire-and-forget")),
     ]
 
 
