@@ -36,6 +36,7 @@ from consumer.records import (
     DecodedRecord,
     KafkaRecord,
     RecordEncoder,
+    SchemaMetadata,
     UndecodedRecord,
     UndeliverableRecord,
 )
@@ -192,21 +193,30 @@ class NativeEncoder:
 def _schema_metadata(record: DecodedRecord) -> bytes:
     """Lambda's `keySchemaMetadata`/`valueSchemaMetadata` of the parts a registry decoded
     (Powertools' KafkaRecordSchemaMetadata: dataFormat, and schemaId as a string)."""
-    parts = []
-    for name, schema in (
-        (b"keySchemaMetadata", record.key_schema),
-        (b"valueSchemaMetadata", record.value_schema),
-    ):
-        if schema is not None:
-            parts.append(
-                b',"%s":{"dataFormat":%s,"schemaId":%s}'
-                % (
-                    name,
-                    _json_name(schema.data_format).encode(),
-                    _json_name(schema.schema_id).encode(),
-                )
-            )
-    return b"".join(parts)
+    key, value = record.key_schema, record.value_schema
+    return (b"" if key is None else _KEY_METADATA[key]) + (
+        b"" if value is None else _VALUE_METADATA[value]
+    )
+
+
+class _MetadataFragments(dict[SchemaMetadata, bytes]):
+    """One part's schema metadata as event JSON, written once per schema."""
+
+    def __init__(self, name: bytes) -> None:
+        super().__init__()
+        self._name = name
+
+    def __missing__(self, schema: SchemaMetadata) -> bytes:
+        written = self[schema] = b',"%s":{"dataFormat":%s,"schemaId":%s}' % (
+            self._name,
+            _json_name(schema.data_format).encode(),
+            _json_name(schema.schema_id).encode(),
+        )
+        return written
+
+
+_KEY_METADATA = _MetadataFragments(b"keySchemaMetadata")
+_VALUE_METADATA = _MetadataFragments(b"valueSchemaMetadata")
 
 
 def _native_header(name: str, data: bytes | None) -> bytes:

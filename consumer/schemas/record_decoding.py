@@ -46,6 +46,8 @@ class RecordDecoding(Generic[Ref]):
         self._keys = parts.includes_key
         self._values = parts.includes_value
         self._as_json = output is SchemaRecordFormat.JSON
+        # One metadata object per schema, not per record: the per-record path is hot.
+        self._metadata: dict[Ref, SchemaMetadata] = {}
 
     def refs(self, records: Iterable[KafkaRecord]) -> set[Ref]:
         """The schemas these records name that are not resolved yet (bytes that are not in
@@ -120,10 +122,14 @@ class RecordDecoding(Generic[Ref]):
         if isinstance(entry, UndecodableRecord):
             raise entry
         assert isinstance(entry, FormatDecoder)
-        # dataFormat says what the function gets: JSON once decoded (Powertools' JSON
-        # deserializer refuses anything else), the registry's format for the bytes as written.
-        data_format = JSON_DATA_FORMAT if self._as_json else entry.data_format
-        return entry.to_json(body), SchemaMetadata(data_format, str(ref))
+        metadata = self._metadata.get(ref)
+        if metadata is None:
+            # dataFormat says what the function gets: JSON once decoded (Powertools' JSON
+            # deserializer refuses anything else), the registry's format for the bytes as
+            # written.
+            data_format = JSON_DATA_FORMAT if self._as_json else entry.data_format
+            metadata = self._metadata[ref] = SchemaMetadata(data_format, str(ref))
+        return entry.to_json(body), metadata
 
 
 class _Unresolved(Exception):
