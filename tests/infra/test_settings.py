@@ -48,14 +48,14 @@ BAD_VALUES = [
         ["lambdaFunctionName is 'arn:aws:s3:::bucket'"],
     ),
     ({"dlq": "file://dead-letters"}, ["dlq is 'file://dead-letters'", "use s3:// or kafka://"]),
-    # ... and the task's security group must open the registry's port.
+    # ... and a registry port the security group can open (the bridge's own rule says so).
     (
         {"schemaRegistryUrl": "https://registry.example.com:99999"},
-        ["schemaRegistryUrl is 'https://registry.example.com:99999': Port out of range"],
+        ["schemaRegistryUrl names a port no connection can use (1 to 65535)"],
     ),
     (
         {"schemaRegistryUrl": "https://registry.example.com:0"},
-        ["schemaRegistryUrl is 'https://registry.example.com:0': Port 0 is not one"],
+        ["schemaRegistryUrl names a port no connection can use (1 to 65535)"],
     ),
 ]
 # The bridge's keys: each refused with the bridge's own message, in stack keys.
