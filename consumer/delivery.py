@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Collection, Sequence
 
-from consumer.backoff import Backoff
 from consumer.concurrency import AdaptiveLimit
 from consumer.counters import Counters
 from consumer.dead_letters import DeadLetter, DeadLetterSink
@@ -48,9 +47,7 @@ class Delivery:
         self.dead_letters: DeadLetterSink | None = None  # set once opened
         self._mode = settings.failure_mode
         self.limit = AdaptiveLimit(settings.max_in_flight_total)
-        self._backoff = Backoff(
-            settings.retry_backoff_base_ms / 1000, settings.retry_backoff_max_ms / 1000
-        )
+        self._backoff = settings.retry_backoff
 
     async def deliver(self, batch: Batch) -> None:
         if batch.undeliverable is not None:

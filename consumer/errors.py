@@ -10,6 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def error_reason(error: BaseException) -> str:
+    """An exception as one short line: its type, and its message if it has one."""
+    return f"{type(error).__name__}: {error}"[:200] if str(error) else type(error).__name__
+
+
 class BridgeError(Exception):
     """An expected failure with a message a person can act on."""
 

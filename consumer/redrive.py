@@ -39,7 +39,6 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 
-from consumer.backoff import Backoff
 from consumer.dead_letters import HEADER_PREFIX
 from consumer.errors import BridgeError
 from consumer.invoker import LambdaInvoker, Outcome
@@ -94,9 +93,7 @@ class Redrive:
         self._schemas = schemas  # a dead letter keeps the bytes as fetched: decode them again
         encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
         self._encoder = encoder if schemas is None else UndecodedRefusingEncoder(encoder)
-        self._backoff = Backoff(
-            settings.retry_backoff_base_ms / 1000, settings.retry_backoff_max_ms / 1000
-        )
+        self._backoff = settings.retry_backoff
         self.delivered = self.failed = 0
 
     async def send(self, candidate: Candidate) -> bool:

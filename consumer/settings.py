@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from consumer.backoff import Backoff
 from consumer.declarations import SettingProblem, SettingRuleError, declarations, problems, setting
 from consumer.errors import ConfigurationError
 from consumer.filter_patterns import Pattern, compile_patterns
@@ -735,6 +736,11 @@ class BridgeSettings(BaseModel):
                     f"{chosen[0].upper()} needs a registry: SCHEMA_REGISTRY_URL or "
                     "GLUE_SCHEMA_REGISTRY_ARN",
                 )
+
+    @property
+    def retry_backoff(self) -> Backoff:
+        """The one retry policy, as RETRY_BACKOFF_BASE_MS and RETRY_BACKOFF_MAX_MS set it."""
+        return Backoff(self.retry_backoff_base_ms / 1000, self.retry_backoff_max_ms / 1000)
 
     @property
     def decodes_schemas(self) -> bool:

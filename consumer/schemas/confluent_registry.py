@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from consumer.errors import SchemaRegistryStartupError
+from consumer.errors import SchemaRegistryStartupError, error_reason
 from consumer.pem import as_file
 from consumer.schemas.model import (
     RegisteredSchema,
@@ -158,7 +158,7 @@ class ConfluentSchemaRegistry:
                     return response.status, None
                 return 200, await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
-            raise RegistryUnavailable(_reason(error)) from None
+            raise RegistryUnavailable(error_reason(error)) from None
 
 
 def registry_tls(settings: BridgeSettings) -> ssl.SSLContext | bool:
@@ -201,7 +201,3 @@ def _text(body: Mapping[str, Any]) -> str:
     if not isinstance(text, str):
         raise UnusableSchema("the schema registry's answer has no schema text")
     return text
-
-
-def _reason(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:200] if str(error) else type(error).__name__

@@ -31,7 +31,7 @@ import aiohttp
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from consumer.errors import SchemaRegistryStartupError
+from consumer.errors import SchemaRegistryStartupError, error_reason
 from consumer.schemas.glue_access import GET_REGISTRY, GET_SCHEMA_VERSION, GlueRegistryArn
 from consumer.schemas.model import (
     RegisteredSchema,
@@ -130,7 +130,7 @@ class GlueSchemaRegistry:
             where = self._endpoint_url or f"Glue in {self.region}"
             raise SchemaRegistryStartupError(
                 f"GLUE_SCHEMA_REGISTRY_ARN: could not reach {where} to read registry {arn}: "
-                f"{_reason(error)}. Check GLUE_ENDPOINT_URL and the network."
+                f"{error_reason(error)}. Check GLUE_ENDPOINT_URL and the network."
             ) from None
         if answer.get("Status") == "DELETING":
             raise SchemaRegistryStartupError(
@@ -144,7 +144,7 @@ class GlueSchemaRegistry:
         except ClientError as error:
             raise _classified(error, schema_version_id) from None
         except (TimeoutError, BotoCoreError, aiohttp.ClientError, OSError) as error:
-            raise RegistryUnavailable(f"Glue did not answer: {_reason(error)}") from None
+            raise RegistryUnavailable(f"Glue did not answer: {error_reason(error)}") from None
         schema_arn = str(answer.get("SchemaArn", ""))
         if not self._registry.holds(schema_arn):
             raise SchemaNotFound(
@@ -202,7 +202,3 @@ def _message(error: ClientError) -> str:
     """The error's message on one line (some endpoints answer a denial as an XML document)."""
     text = str(error.response.get("Error", {}).get("Message", ""))
     return " ".join(text.split())[:_MAX_MESSAGE_CHARS]
-
-
-def _reason(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:200] if str(error) else type(error).__name__

@@ -9,7 +9,6 @@ import uuid
 from contextlib import AsyncExitStack
 from typing import Any, Literal
 
-from consumer.backoff import Backoff
 from consumer.schemas.avro import avro_decoder
 from consumer.schemas.confluent_registry import ConfluentSchemaRegistry
 from consumer.schemas.decoders import Decoders
@@ -30,7 +29,7 @@ from consumer.settings import BridgeSettings
 async def open_schema_decoding(
     settings: BridgeSettings, resources: AsyncExitStack
 ) -> RecordDecoding[Any] | None:
-    backoff = Backoff(settings.retry_backoff_base_ms / 1000, settings.retry_backoff_max_ms / 1000)
+    backoff = settings.retry_backoff
     if settings.schema_registry_url is not None:
         confluent = await resources.enter_async_context(
             ConfluentSchemaRegistry.from_settings(settings)
