@@ -41,9 +41,6 @@ class Contender:
     # It invokes nothing and prints its own numbers (records, seconds, CPU) once it has read
     # the topic: there are no receipts to time it by, and nothing it could lose.
     reports_itself: bool = False
-    # The records it delivers carry their time in whole seconds: a latency taken from them
-    # would be up to a second long, so none is.
-    record_times_in_seconds: bool = False
 
 
 BRIDGE = Contender(
@@ -64,7 +61,6 @@ BENTHOS = Contender(
     "benthos",
     benthos_command,
     "Benthos v4.27: kafka_franz, the legacy record, aws_lambda, reject_errored",
-    record_times_in_seconds=True,  # v4.27 gives a Kafka record's time as kafka_timestamp_unix
 )
 SEQUENTIAL = Contender(
     "sequential",

@@ -106,11 +106,18 @@ class Environment:
         return loader.counts
 
     async def load_at_rate(
-        self, topic: str, workload: Workload, start: int, rate: float, seconds: float
+        self,
+        topic: str,
+        workload: Workload,
+        start: int,
+        rate: float,
+        seconds: float,
+        produced_ms: dict[int, list[float]],
     ) -> dict[int, int]:
-        """Produces records start, start+1, … at `rate` per second for `seconds`, each with
-        the time it was produced as its timestamp; returns the records per partition."""
-        loader = _BatchLoader(self.producer, topic, workload)
+        """Produces records start, start+1, … at `rate` per second for `seconds`, noting when
+        each was produced in `produced_ms` (partition -> times, in offset order) as it goes;
+        returns the records per partition."""
+        loader = _BatchLoader(self.producer, topic, workload, produced_ms=produced_ms)
         began = time.monotonic()
         index = start
         while (elapsed := time.monotonic() - began) < seconds:
@@ -145,8 +152,10 @@ class _BatchLoader:
         topic: str,
         workload: Workload,
         avro_schema_id: int | None = None,
+        produced_ms: dict[int, list[float]] | None = None,
     ) -> None:
         self._producer = producer
+        self._produced_ms = produced_ms
         self._topic = topic
         self._workload = workload
         self._value = (
@@ -168,6 +177,8 @@ class _BatchLoader:
             batch = self._batches[partition]
             batch.append(key=key, value=value, timestamp=None)
         self.counts[partition] += 1
+        if self._produced_ms is not None:
+            self._produced_ms.setdefault(partition, []).append(time.time() * 1000)
 
     async def flush(self) -> None:
         for partition, batch in self._batches.items():

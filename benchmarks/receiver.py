@@ -4,8 +4,10 @@
 both payloads the contenders send — the bridge's `native` event and the `legacy` JSON array
 of the baselines — and notes each record's (partition, offset), so lost records and
 duplicates are counted where they matter: at the function. End-to-end latency is the
-handler's clock minus the record's timestamp, for records at or past `live_from` (the ones
-produced while the contender was running; a preloaded record's age is the backlog's).
+handler's clock minus the time the driver produced the record, for records at or past
+`live_from` (the ones produced while the contender was running; a preloaded record's age is
+the backlog's). The driver's own clock, not the record's timestamp, because a contender may
+pass that on in whole seconds (Benthos v4.27 does).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class Receiver:
         self.seen: set[int] = set()
         self.latencies_ms: list[float] = []
         self.live_from: dict[int, int] | None = None  # partition -> first live offset
+        # partition -> when each live record was produced (ms since the epoch), in offset order
+        self.produced_ms: dict[int, list[float]] = {}
         self.first_receipt = asyncio.Event()
         self.reached = asyncio.Event()
         self.first_receipt_at = 0.0  # time.monotonic()
@@ -71,8 +75,8 @@ class Receiver:
             partition, offset = record["partition"], record["offset"]
             seen.add(record_id(partition, offset))
             count += 1
-            if live_from is not None and offset >= live_from.get(partition, offset + 1):
-                latencies.append(now_ms - record["timestamp"])
+            if live_from is not None and offset >= (first := live_from.get(partition, offset + 1)):
+                latencies.append(now_ms - self.produced_ms[partition][offset - first])
         self.deliveries += count
         self.invocations += 1
         self.last_receipt_at = time.monotonic()

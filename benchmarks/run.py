@@ -194,7 +194,12 @@ class _Run:
             result = await self._backlog(process)
             delivered_at = receiver.last_receipt_at
             if scenario.live_s > 0 and result.drained:
-                rate = LIVE_LOAD * result.records_per_s if live_rate is None else live_rate
+                if scenario.live_rate is not None:
+                    rate = scenario.live_rate
+                elif live_rate is not None:
+                    rate = live_rate
+                else:
+                    rate = LIVE_LOAD * result.records_per_s
                 await self._live(process, result, min(self.options.live_max_rate, rate))
         finally:
             exit_code = await process.stop()
@@ -296,14 +301,17 @@ class _Run:
         scenario, receiver = self.scenario, self.receiver
         receiver.live_from = dict(self.ends)
         live = await self.env.load_at_rate(
-            self.topic, scenario.workload, scenario.records, rate, scenario.live_s
+            self.topic,
+            scenario.workload,
+            scenario.records,
+            rate,
+            scenario.live_s,
+            receiver.produced_ms,
         )
         result.live_rate, result.live_records = rate, sum(live.values())
         receiver.expect(scenario.records + result.live_records)
         await process.watch(self._done({p: self.ends[p] + live[p] for p in live}), _LIVE_DRAIN_S)
         result.peak_rss_bytes = process.samples[-1].peak_rss_bytes
-        if self.contender.record_times_in_seconds:
-            return
         latencies = receiver.latencies_ms
         result.latency_p50_ms = percentile(latencies, 50)
         result.latency_p99_ms = percentile(latencies, 99)

@@ -9,10 +9,13 @@ from benchmarks.measure import throughput_bound
 from benchmarks.workload import Workload
 from consumer.settings import BridgeSettings, load_settings
 
-ALL = ("S1", "S2", "S3", "S4", "S5", "S6")
+ALL = ("S1", "S2", "S3", "S4", "S5", "S6", "S7")
 # S5: S2 with a two-field pattern that passes one kind of ten.
 S5_PATTERNS = '[{"value": {"kind": ["allele"], "pad": [{"prefix": "x"}]}}]'
 S5_KIND = "allele"
+# S7: end-to-end latency at light load, the records produced while the contender runs.
+S7_LIVE_RATE = 100.0
+S7_WARM_UP_RECORDS = 200
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Scenario:
     concurrency_limit: int | None = None  # the function's; None: unreserved
     max_window_s: float = 60.0  # a contender's measurement stops then, drained or not
     live_s: float = 0.0  # > 0: then records are produced live for this long, for latency
+    live_rate: float | None = None  # their records/s; None: half the first contender's rate
     passing_kind: str | None = None  # filtering: only records of this kind reach the function
     avro: bool = False  # values in Avro with the registry's framing, decoded by the bridge
 
@@ -81,6 +85,7 @@ class Sizes:
     s3_window_s: float = 30.0
     live_s: float = 10.0
     sequential_cap_s: float = 15.0
+    s7_live_s: float = 20.0
 
 
 QUICK = Sizes(
@@ -91,6 +96,7 @@ QUICK = Sizes(
     s3_window_s=10.0,
     live_s=3.0,
     sequential_cap_s=5.0,
+    s7_live_s=5.0,
 )
 
 
@@ -161,6 +167,20 @@ def scenarios(
                 avro=True,
             )
         )
+    if "S7" in chosen:
+        made.append(
+            Scenario(
+                "S7",
+                "light load: L = 10 ms, 100 records/s produced live for 20 s",
+                workload,
+                # A few records first: their arrival says the contender has joined and reads.
+                S7_WARM_UP_RECORDS,
+                latency_s=0.010,
+                contenders=(*bridges, *peers),
+                live_s=sizes.s7_live_s,
+                live_rate=S7_LIVE_RATE,
+            )
+        )
     if "S3" in chosen:
         made.extend(
             Scenario(
@@ -193,7 +213,8 @@ def scenarios(
 
 
 def with_records(scenario: Scenario, records: int | None) -> Scenario:
-    """`--records N` resizes S1, S2, S4 and S5 (S3 has its own backlog sizes)."""
-    if records is None or scenario.name.startswith("S3"):
+    """`--records N` resizes S1, S2, S4, S5 and S6 (S3 has its own backlog sizes; S7's few
+    records only show the contender is reading)."""
+    if records is None or scenario.name.startswith("S3") or scenario.live_rate is not None:
         return scenario
     return replace(scenario, records=records)

@@ -37,6 +37,8 @@ from aiokafka.errors import (
 )
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
+from consumer.batch_windows import BatchWindows
+from consumer.bridge_status import BridgeStatus
 from consumer.counters import Counters
 from consumer.dead_letters import open_dead_letters
 from consumer.delivery import Delivery
@@ -51,7 +53,8 @@ from consumer.kafka_connection import (
 from consumer.kafka_probe import probe_brokers
 from consumer.lanes import Lane
 from consumer.metrics import MetricsEmitter
-from consumer.payloads import PayloadFormat, UndecodedRefusingEncoder, encoder_for
+from consumer.payload_format import PayloadFormat
+from consumer.payloads import UndecodedRefusingEncoder, encoder_for
 from consumer.record_filter import RecordFilter
 from consumer.records import Batch, KafkaRecord
 from consumer.schemas.record_decoding import RecordDecoding
@@ -106,14 +109,22 @@ class Bridge:
         self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._paused: set[TopicPartition] = set()
         self._closing: set[TopicPartition] = set()  # being revoked: no new batches
-        self._pending_since: dict[TopicPartition, float] = {}  # batch window start per lane
-        self._window_timers: dict[TopicPartition, asyncio.TimerHandle] = {}
+        self._windows = BatchWindows(settings.batch_window_ms, settings.batch_size, self._dispatch)
         self._committed: dict[TopicPartition, int] = {}
         self._fatal: BridgeError | None = None
         self._interrupted = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self.ready = asyncio.Event()  # set once the first fetch has returned
-        self._last_progress_at = time.time()  # when a batch was last done, for the health check
+        self._status = BridgeStatus(
+            settings,
+            self.counters,
+            self.metrics,
+            lanes=self._lanes,
+            in_flight=self._tasks,
+            paused=self._paused,
+            committed=self._committed,
+            held=self._held,
+        )
 
     @property
     def schemas(self) -> RecordDecoding[Any] | None:
@@ -139,7 +150,7 @@ class Bridge:
     async def _consume(self, stop: asyncio.Event) -> None:
         settings = self._settings
         consumer = AIOKafkaConsumer(**consumer_arguments(settings))
-        self._consumer = consumer
+        self._consumer = self._status.consumer = consumer
         background: list[asyncio.Task[None]] = []  # committer, metrics, heartbeat: to the end
         try:
             try:
@@ -156,8 +167,10 @@ class Bridge:
                 asyncio.create_task(work)
                 for work in (
                     self._commit_periodically(),
-                    self._emit_metrics_periodically(),
-                    beat(settings.health_file, settings.health_interval_seconds, self._health),
+                    self._status.emit_metrics_periodically(),
+                    beat(
+                        settings.health_file, settings.health_interval_seconds, self._status.health
+                    ),
                 )
             )
             stopper = asyncio.create_task(self._interrupt_on(stop), name="stopper")
@@ -178,70 +191,13 @@ class Bridge:
                 task.cancel()
             await self._cancel_all()
             if background:  # it got as far as consuming: the last period's numbers count
-                self._emit_metrics()
+                self._status.emit_metrics()
             await consumer.stop()  # leaves the group, so the others take over at once
 
     async def _interrupt_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
         log.info("stopping: delivering what is buffered, then committing")
         self._interrupted.set()
-
-    def _health(self) -> dict[str, object]:
-        """What the heartbeat carries for `python -m consumer.health` to judge."""
-        return {
-            "partitions": len(self._lanes),
-            "in_flight": self._in_flight(),
-            "lag": sum(self._lags()),
-            "last_progress_at": self._last_progress_at,
-            "stall_alarm_s": self._settings.stall_alarm_seconds,
-            "records_delivered": self.counters.records_delivered,
-            "records_filtered": self.counters.records_filtered,
-            "records_waiting_for_schemas": sum(
-                len(records) for held in self._held.values() for records in held
-            ),
-        }
-
-    def _in_flight(self) -> int:
-        return sum(len(tasks) for tasks in self._tasks.values())
-
-    def _lags(self) -> list[int]:
-        """Records behind per owned partition: high-water mark minus committed offset."""
-        if self._consumer is None:
-            return []
-        # Mid-rebalance a lane can outlive its assignment (a pattern's new topic replaces the
-        # subscription before the revoke callback runs); aiokafka has no high-water mark then.
-        assigned = self._consumer.assignment()
-        lags = []
-        for partition, lane in self._lanes.items():
-            if partition not in assigned:
-                continue
-            high_water = self._consumer.highwater(partition)
-            committed = self._committed.get(partition, lane.committable_offset)
-            if high_water is not None and committed is not None:
-                lags.append(max(0, high_water - committed))
-        return lags
-
-    async def _emit_metrics_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(self._settings.metrics_interval_seconds)
-            self._emit_metrics()
-
-    def _emit_metrics(self) -> None:
-        counters = self.counters
-        self.metrics.emit(
-            counts={
-                "RecordsConsumed": counters.records_fetched,
-                "RecordsDelivered": counters.records_delivered,
-                "RecordsFiltered": counters.records_filtered,
-                "Invocations": counters.invocations,
-                "FunctionErrors": counters.function_errors,
-                "Throttles": counters.throttles,
-                "Retries": counters.retries,
-                "DeadLettered": counters.dead_lettered,
-            },
-            gauges={"InFlight": self._in_flight(), "PausedPartitions": len(self._paused)},
-            lags=self._lags(),
-        )
 
     def _fail(self, error: BridgeError) -> None:
         if self._fatal is None:
@@ -299,7 +255,7 @@ class Bridge:
             lane.add(admitted, fetched_through=records[-1].offset)
             if len(admitted) < len(records):
                 self.counters.records_filtered += len(records) - len(admitted)
-                self._last_progress_at = time.time()
+                self._status.progressed()
         buffered = lane.buffered_records
         if buffered > self.counters.peak_buffered_records:
             self.counters.peak_buffered_records = buffered
@@ -365,7 +321,7 @@ class Bridge:
             self._fatal is not None
             or partition in self._closing
             or self._lanes.get(partition) is not lane
-            or self._filling(partition, lane)
+            or self._windows.holds_back(partition, lane, closing=self._interrupted.is_set())
         ):
             return
         tasks = self._tasks[partition]
@@ -373,36 +329,7 @@ class Bridge:
             task = asyncio.create_task(self._deliver(partition, lane, batch))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-        if lane.pending_records:
-            self._pending_since[partition] = time.monotonic()
-        else:
-            self._pending_since.pop(partition, None)
-
-    def _filling(self, partition: TopicPartition, lane: Lane) -> bool:
-        """True while a batch window holds a partial batch back to let it fill.
-
-        The window starts when records wait with no full batch among them; once it has
-        passed (or on shutdown) whatever is there goes. A timer dispatches at its end.
-        """
-        window_s = self._settings.batch_window_ms / 1000
-        if window_s == 0 or self._interrupted.is_set():
-            return False
-        if lane.pending_records >= self._settings.batch_size:
-            return False
-        now = time.monotonic()
-        since = self._pending_since.setdefault(partition, now)
-        if now - since >= window_s:
-            return False
-        if partition not in self._window_timers:
-            loop = asyncio.get_running_loop()
-            self._window_timers[partition] = loop.call_later(
-                since + window_s - now, self._window_ended, partition, lane
-            )
-        return True
-
-    def _window_ended(self, partition: TopicPartition, lane: Lane) -> None:
-        self._window_timers.pop(partition, None)
-        self._dispatch(partition, lane)
+        self._windows.dispatched(partition, lane)
 
     async def _deliver(self, partition: TopicPartition, lane: Lane, batch: Batch) -> None:
         try:
@@ -414,7 +341,7 @@ class Bridge:
             return
         lane.complete(batch)  # every record delivered or dead-lettered
         self.counters.records_delivered += len(batch.records)
-        self._last_progress_at = time.time()
+        self._status.progressed()
         self._resume_if_drained(partition, lane)
         self._dispatch(partition, lane)
 
@@ -506,10 +433,7 @@ class Bridge:
             self._paused.discard(partition)
             self._committed.pop(partition, None)
             self._closing.discard(partition)
-            self._pending_since.pop(partition, None)
-            timer = self._window_timers.pop(partition, None)
-            if timer is not None:
-                timer.cancel()
+            self._windows.forget(partition)
         log.info(
             "partitions revoked",
             extra={"fields": {"partitions": _names(owned), "drain_s": time.monotonic() - started}},

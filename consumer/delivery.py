@@ -16,7 +16,8 @@ from consumer.concurrency import AdaptiveLimit
 from consumer.counters import Counters
 from consumer.dead_letters import DeadLetter, DeadLetterSink
 from consumer.errors import FatalInvokeError
-from consumer.invoker import InvokeResult, LambdaInvoker, Outcome
+from consumer.invoker import LambdaInvoker
+from consumer.lambda_answers import InvokeResult, Outcome
 from consumer.logs import key_hash
 from consumer.metrics import MetricsEmitter
 from consumer.ordering import Ordering

@@ -1,176 +1,152 @@
 """Invokes the function and says what happened, in the classes the retry policy acts on.
 
-One long-lived aioboto3 client serves every invocation; its connection pool is sized to
-the in-flight total and botocore's own retries are off, because the bridge owns the
-retry policy (backoff, adaptive concurrency, dead letters).
+Each Invoke is one signed POST over a keep-alive connection of the bridge's own pool
+(consumer/lambda_http.py). botocore's client machinery around that POST (parameter
+validation, serialization, event hooks, endpoint rules, response parsing) was more than half
+of the bridge's CPU at 10-record batches (benchmark S1: 68 CPU-µs per record with it, 31
+without), so the AWS SDK is kept for what is done once: the credential chain (whose refreshes
+the invoke path awaits), the endpoint and region, and the DryRun check. There are no retries
+here: the bridge owns the retry policy (backoff, adaptive concurrency, dead letters).
 """
 
 from __future__ import annotations
 
-import json
+import ipaddress
+import os
+import platform
+import ssl
 import time
+import urllib.request
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import aioboto3
 import aiohttp
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.httpsession import get_cert_path
 
 from consumer.errors import LambdaStartupError
+from consumer.invoke_signing import InvokeTarget, invoke_target
+from consumer.lambda_answers import (
+    InvokeResult,
+    Outcome,
+    classify,
+    function_error,
+    parse_batch_item_failures,
+    service_error,
+)
+from consumer.lambda_http import LambdaHttp
 from consumer.settings import BridgeSettings, InvocationType
 
-# Lambda error codes a retry can outlive; any other 4xx means the request itself is wrong.
-_RETRYABLE_CODES = frozenset(
-    {
-        "ServiceException",
-        "ResourceNotReadyException",
-        "ResourceConflictException",
-        "EC2ThrottledException",
-        "EC2UnexpectedException",
-        "ENILimitReachedException",
-        "SubnetIPAddressLimitReachedException",
-        "SnapStartNotReadyException",
-        "SnapStartTimeoutException",
-        "RecursiveInvocationException",
-    }
-)
-_THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException"})
-_MAX_ERROR_MESSAGE_CHARS = 500
-# A fixed User-Agent (the SDK appends its own name): botocore otherwise rebuilds one from a
-# dozen parts twice per request, a sixth of the CPU an invoke costs; and it names the bridge in
-# CloudTrail.
+__all__ = ["USER_AGENT", "InvokeResult", "LambdaInvoker", "Outcome", "parse_batch_item_failures"]
+
+# Names the bridge in CloudTrail; what runs it follows (the AWS SDK's name, for the DryRun).
 USER_AGENT = "kafka-to-lambda"
-
-
-class Outcome(Enum):
-    DELIVERED = "delivered"  # the function returned; `failed_item_ids` may name some records
-    FUNCTION_ERROR = "function_error"  # the function raised or timed out
-    THROTTLED = "throttled"  # 429: back off and lower the concurrency
-    RETRYABLE = "retryable"  # 5xx, network, read timeout: back off and retry
-    FATAL = "fatal"  # missing function, access denied, invalid request: stop
-
-
-@dataclass(frozen=True)
-class InvokeResult:
-    outcome: Outcome
-    latency_s: float
-    error_type: str | None = None
-    error_message: str | None = None
-    # Partial batch response: the itemIdentifiers the function reported failed; None = all ok.
-    failed_item_ids: frozenset[str] | None = None
-
-
-def parse_batch_item_failures(body: bytes) -> frozenset[str] | None:
-    """`{"batchItemFailures": [{"itemIdentifier": "<offset>"}]}` → the identifiers.
-
-    A body without the key means every record succeeded. A malformed entry means the
-    function's answer cannot be trusted record by record: the whole batch is retried,
-    which is what Lambda does for SQS and streams in that case (reported as "*").
-    """
-    if b"batchItemFailures" not in body:  # cheap test before parsing a large response
-        return None
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(answer, dict) or "batchItemFailures" not in answer:
-        return None
-    failures = answer["batchItemFailures"]
-    if not isinstance(failures, list):
-        return frozenset({"*"})
-    ids = set()
-    for item in failures:
-        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
-        if not isinstance(identifier, str | int) or str(identifier).strip() == "":
-            return frozenset({"*"})
-        ids.add(str(identifier))
-    return frozenset(ids)
-
-
-def _function_error(body: bytes) -> tuple[str, str]:
-    try:
-        answer = json.loads(body)
-        return (
-            str(answer.get("errorType", "Unknown")),
-            str(answer.get("errorMessage", ""))[:_MAX_ERROR_MESSAGE_CHARS],
-        )
-    except (ValueError, AttributeError):
-        return "Unknown", body[:_MAX_ERROR_MESSAGE_CHARS].decode(errors="replace")
-
-
-def classify_client_error(error: ClientError) -> Outcome:
-    code = error.response.get("Error", {}).get("Code", "")
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if code in _THROTTLE_CODES or status == 429:
-        return Outcome.THROTTLED
-    if code in _RETRYABLE_CODES or status >= 500:
-        return Outcome.RETRYABLE
-    return Outcome.FATAL
+_INVOKE_USER_AGENT = f"{USER_AGENT} Python/{platform.python_version()}"
+_CONNECT_TIMEOUT_S = 10
 
 
 class LambdaInvoker:
-    """Use as `async with LambdaInvoker(settings) as invoker: await invoker.invoke(payload)`."""
+    """Use as `async with LambdaInvoker(settings) as invoker: await invoker.invoke(payload)`.
+
+    Invariant once entered: `_request_start`, `_signer` and `_http` address the function,
+    qualifier, host and region the botocore client `_client` would; `_credentials` is that
+    client's own credential object, so a refresh serves both.
+    """
 
     def __init__(self, settings: BridgeSettings) -> None:
         self._settings = settings
         self._exit_stack = AsyncExitStack()
         self._client: Any = None
+        self._credentials: Any = None
+        self._http: LambdaHttp | None = None
         self._target: dict[str, str] = {"FunctionName": settings.lambda_function_name}
         if settings.lambda_qualifier:
             self._target["Qualifier"] = settings.lambda_qualifier
+        self._invocation_type = settings.lambda_invocation_type.value
+        self._wants_answer = settings.lambda_invocation_type is not InvocationType.EVENT
 
     async def __aenter__(self) -> LambdaInvoker:
+        try:
+            await self._open()
+        except BaseException:
+            await self._exit_stack.aclose()
+            raise
+        return self
+
+    async def _open(self) -> None:
+        settings = self._settings
         config = AioConfig(
             retries={"total_max_attempts": 1, "mode": "standard"},
-            max_pool_connections=self._settings.max_in_flight_total,
-            connect_timeout=10,
-            read_timeout=self._settings.lambda_read_timeout_seconds,
-            tcp_keepalive=True,
+            connect_timeout=_CONNECT_TIMEOUT_S,
             user_agent=USER_AGENT,
         )
         session = aioboto3.Session()
         self._client = await self._exit_stack.enter_async_context(
             session.client(
                 "lambda",
-                region_name=self._settings.aws_region,
-                endpoint_url=self._settings.lambda_endpoint_url,
+                region_name=settings.aws_region,
+                endpoint_url=settings.lambda_endpoint_url,
                 config=config,
             )
         )
-        return self
+        self._credentials = await session.get_credentials()  # the client's, cached by the session
+        target = invoke_target(
+            self._client.meta.endpoint_url,
+            self._client.meta.region_name,
+            settings.lambda_function_name,
+            settings.lambda_qualifier,
+        )
+        _refuse_proxy(target)
+        self._signer = target.signer
+        self._request_start = (
+            f"POST {target.request_target} HTTP/1.1\r\nHost: {target.host_header}\r\n"
+            f"User-Agent: {_INVOKE_USER_AGENT}\r\n"
+        )
+        self._http = LambdaHttp(
+            target.hostname,
+            target.port,
+            ssl_context=_ssl_context() if target.tls else None,
+            connect_timeout_s=_CONNECT_TIMEOUT_S,
+            read_timeout_s=settings.lambda_read_timeout_seconds,
+            max_idle=settings.max_in_flight_total,
+        )
+        self._exit_stack.callback(self._http.close)
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._exit_stack.aclose()
 
     async def invoke(self, payload: bytes) -> InvokeResult:
         started = time.monotonic()
-        invocation_type = self._settings.lambda_invocation_type
+        assert self._http is not None, "use LambdaInvoker as an async context manager"
         try:
-            response = await self._client.invoke(
-                InvocationType=invocation_type.value, Payload=payload, **self._target
+            if self._credentials is None:
+                raise NoCredentialsError()
+            credentials = await self._credentials.get_frozen_credentials()
+            signed = self._signer.headers(credentials, self._invocation_type, payload)
+            head = "".join([f"{name}: {value}\r\n" for name, value in signed.items()])
+            answer = await self._http.post(
+                f"{self._request_start}{head}Content-Length: {len(payload)}\r\n\r\n".encode(),
+                payload,
             )
-            body: bytes = await response["Payload"].read()
-        except ClientError as error:
-            details = error.response.get("Error", {})
-            return InvokeResult(
-                classify_client_error(error),
-                time.monotonic() - started,
-                details.get("Code", "ClientError"),
-                str(details.get("Message", ""))[:_MAX_ERROR_MESSAGE_CHARS],
-            )
-        except (TimeoutError, BotoCoreError, aiohttp.ClientError, OSError) as error:
+        except (TimeoutError, BotoCoreError, OSError) as error:
             # Network trouble or a read timeout: the invocation may or may not have run.
             return InvokeResult(
-                Outcome.RETRYABLE, time.monotonic() - started, type(error).__name__, str(error)
+                Outcome.RETRYABLE,
+                time.monotonic() - started,
+                type(error).__name__,
+                str(error) or "no answer in time",
             )
         latency_s = time.monotonic() - started
-        if response.get("FunctionError"):
-            error_type, message = _function_error(body)
+        status, headers, body = answer.status, answer.headers, answer.body
+        if status >= 300:
+            code, message = service_error(status, headers.get("x-amzn-errortype"), body)
+            return InvokeResult(classify(code, status), latency_s, code, message)
+        if headers.get("x-amz-function-error"):
+            error_type, message = function_error(body)
             return InvokeResult(Outcome.FUNCTION_ERROR, latency_s, error_type, message)
-        if invocation_type is InvocationType.EVENT:
+        if not self._wants_answer:
             return InvokeResult(Outcome.DELIVERED, latency_s)
         return InvokeResult(
             Outcome.DELIVERED, latency_s, failed_item_ids=parse_batch_item_failures(body)
@@ -209,3 +185,31 @@ class LambdaInvoker:
                 f"could not reach {where} to check {name!r}: {error}. Check LAMBDA_ENDPOINT_URL, "
                 "AWS_REGION and the network."
             ) from None
+
+
+def _refuse_proxy(target: InvokeTarget) -> None:
+    """An HTTP proxy the AWS SDK would use for the endpoint (HTTPS_PROXY, HTTP_PROXY, unless
+    NO_PROXY covers it) is refused, not gone around: the bridge connects directly."""
+    if _is_loopback(target.hostname) or urllib.request.proxy_bypass(target.hostname):
+        return
+    scheme = "https" if target.tls else "http"
+    if urllib.request.getproxies_environment().get(scheme):
+        raise LambdaStartupError(
+            f"{scheme.upper()}_PROXY is set, and the bridge does not invoke Lambda through a "
+            f"proxy: reach {target.hostname} directly (a VPC endpoint for Lambda, or a NAT "
+            f"gateway), and add it to NO_PROXY."
+        )
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """The AWS SDK's trust store: AWS_CA_BUNDLE, else certifi's bundle."""
+    return ssl.create_default_context(cafile=get_cert_path(os.environ.get("AWS_CA_BUNDLE") or True))

@@ -42,7 +42,7 @@ from consumer.kafka_arguments import check_kafka_properties
 from consumer.limits import LAMBDA_EVENT_MAX_BYTES, LAMBDA_REQUEST_RESPONSE_MAX_BYTES
 from consumer.metrics import DEFAULT_NAMESPACE
 from consumer.ordering import Ordering
-from consumer.payloads import PayloadFormat
+from consumer.payload_format import PayloadFormat
 from consumer.pem import check_pem_or_path
 
 # aiokafka's own default is the session timeout (10 s): too short for draining revoked

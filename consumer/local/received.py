@@ -13,9 +13,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from consumer.invoker import parse_batch_item_failures
+from consumer.lambda_answers import parse_batch_item_failures
 from consumer.local.invocations import Invocation, Outcome
-from consumer.payloads import PayloadFormat
+from consumer.payload_format import PayloadFormat
 
 RecordId = tuple[str, int, int]  # topic, partition, offset
 Partition = tuple[str, int]

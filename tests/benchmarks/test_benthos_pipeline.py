@@ -12,7 +12,7 @@ from benchmarks.benthos.build import binary_path
 from benchmarks.benthos.pipeline import LEGACY_RECORD, pipeline_config, pipeline_yaml
 from benchmarks.contenders import BENTHOS, CONTENDERS
 from benchmarks.scenarios import QUICK, scenarios
-from consumer.payloads import PayloadFormat
+from consumer.payload_format import PayloadFormat
 from consumer.settings import load_settings
 
 RUN = {

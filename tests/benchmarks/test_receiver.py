@@ -57,15 +57,20 @@ def test_reached_is_set_once_the_expected_distinct_records_arrived() -> None:
     assert not receiver.reached.is_set()
 
 
-def test_latency_is_taken_only_on_live_records() -> None:
+def test_latency_is_taken_only_on_live_records_from_when_they_were_produced() -> None:
     receiver = Receiver()
     now_ms = int(time.time() * 1000)
     receiver.receive(native_event(0, range(10), timestamp_ms=now_ms - 60_000))
     assert receiver.latencies_ms == []
     receiver.live_from = {0: 10}
-    receiver.receive(native_event(0, range(8, 12), timestamp_ms=now_ms - 250))
+    # offsets 10 and 11 were produced 250 and 5,000 ms ago; the record's own time (whole
+    # seconds, say) is not what counts
+    receiver.produced_ms = {0: [now_ms - 250, now_ms - 5_000]}
+    receiver.receive(native_event(0, range(8, 12), timestamp_ms=now_ms - 60_000))
     assert len(receiver.latencies_ms) == 2
-    assert all(250 <= latency < 10_000 for latency in receiver.latencies_ms)
+    first, second = receiver.latencies_ms
+    assert 250 <= first < 1_250
+    assert 5_000 <= second < 6_000
 
 
 def test_records_below_the_committed_offsets_are_the_ones_that_count_for_loss() -> None:

@@ -12,10 +12,10 @@ from aiokafka.structs import ConsumerRecord
 from hypothesis import given
 from hypothesis import strategies as st
 
+from consumer.payload_format import PayloadFormat
 from consumer.payloads import (
     LegacyEncoder,
     NativeEncoder,
-    PayloadFormat,
     UndecodedRefusingEncoder,
     ValueEncoder,
     encoder_for,

@@ -12,7 +12,7 @@ from consumer.errors import ConfigurationError
 from consumer.kafka_arguments import KAFKA_ARGUMENT_TYPES, OWNED_KAFKA_ARGUMENTS
 from consumer.limits import LAMBDA_EVENT_MAX_BYTES, LAMBDA_REQUEST_RESPONSE_MAX_BYTES
 from consumer.ordering import Ordering
-from consumer.payloads import PayloadFormat
+from consumer.payload_format import PayloadFormat
 from consumer.settings import BridgeSettings, load_settings
 from tests.support.settings_table import settings_table, table_in_readme
 
