@@ -171,7 +171,8 @@ def scenarios(
         made.append(
             Scenario(
                 "S7",
-                "light load: L = 10 ms, 100 records/s produced live for 20 s",
+                f"light load: L = 10 ms, {S7_LIVE_RATE:.0f} records/s produced live for "
+                f"{sizes.s7_live_s:.0f} s",
                 workload,
                 # A few records first: their arrival says the contender has joined and reads.
                 S7_WARM_UP_RECORDS,

@@ -6,6 +6,7 @@ objects through untouched; `KafkaRecord` names just the fields the bridge reads.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -75,6 +76,13 @@ class SchemaMetadata:
 
     data_format: str  # AVRO, PROTOBUF or JSON
     schema_id: str  # a Confluent schema id, or a Glue schema version UUID
+    # Lambda's event object for it, {"dataFormat":…,"schemaId":…}: written once per schema
+    # (one object per schema is shared by its records), not hashed and looked up per record.
+    event_json: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        event = {"dataFormat": self.data_format, "schemaId": self.schema_id}
+        object.__setattr__(self, "event_json", json.dumps(event, separators=(",", ":")).encode())
 
 
 @dataclass(frozen=True, slots=True)

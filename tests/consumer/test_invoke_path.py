@@ -144,14 +144,15 @@ def static_keys(monkeypatch: pytest.MonkeyPatch, scripted: tuple[ScriptedLambda,
     scripted[0].secrets["AKIDSTATIC"] = ("static-secret", None)
 
 
-def invoker(lambda_: ScriptedLambda, **env: str) -> LambdaInvoker:
+def invoker(url: str, **env: str) -> LambdaInvoker:
+    """The bridge's invoker for function `curation` at the endpoint `url`."""
     settings = load_settings(
         {
             "KAFKA_BOOTSTRAP_SERVERS": "unused:9092",
             "KAFKA_TOPIC": "t",
             "KAFKA_GROUP_ID": "g",
             "LAMBDA_FUNCTION_NAME": "curation",
-            "LAMBDA_ENDPOINT_URL": lambda_.url,
+            "LAMBDA_ENDPOINT_URL": url,
             "AWS_REGION": REGION,
             **env,
         }
@@ -199,7 +200,7 @@ async def test_answers_are_classified_and_requests_signed(
 ) -> None:
     lambda_, _ = scripted
     lambda_.answers.append(answer)
-    async with invoker(lambda_) as bridge_invoker:
+    async with invoker(lambda_.url) as bridge_invoker:
         result = await bridge_invoker.invoke(b'{"records": {}}')
     assert (result.outcome, result.error_type) == (outcome, error_type)
     [seen] = lambda_.seen
@@ -217,7 +218,10 @@ async def test_an_arn_with_a_qualifier_is_addressed_and_signed_as_sent(
     lambda_, _ = scripted
     arn = "arn:aws:lambda:eu-west-1:123456789012:function:curation"
     async with invoker(
-        lambda_, LAMBDA_FUNCTION_NAME=arn, LAMBDA_QUALIFIER="live", LAMBDA_INVOCATION_TYPE="Event"
+        lambda_.url,
+        LAMBDA_FUNCTION_NAME=arn,
+        LAMBDA_QUALIFIER="live",
+        LAMBDA_INVOCATION_TYPE="Event",
     ) as bridge_invoker:
         result = await bridge_invoker.invoke(bytes(range(256)))
     assert result.outcome is Outcome.DELIVERED
@@ -237,7 +241,7 @@ async def test_an_answer_slower_than_the_read_timeout_is_retryable(
     lambda_, _ = scripted
     never = asyncio.Event()
     lambda_.answers.append(Answer(hold=never))
-    async with invoker(lambda_, LAMBDA_READ_TIMEOUT_SECONDS="1") as bridge_invoker:
+    async with invoker(lambda_.url, LAMBDA_READ_TIMEOUT_SECONDS="1") as bridge_invoker:
         result = await bridge_invoker.invoke(b"{}")
         never.set()
     assert result.outcome is Outcome.RETRYABLE
@@ -254,7 +258,7 @@ async def test_refreshed_credentials_sign_the_next_invocation(
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"{lambda_.url}/credentials")
-    async with invoker(lambda_) as bridge_invoker:
+    async with invoker(lambda_.url) as bridge_invoker:
         for _ in range(3):
             assert (await bridge_invoker.invoke(b"{}")).outcome is Outcome.DELIVERED
     used = [seen.access_key for seen in lambda_.seen]

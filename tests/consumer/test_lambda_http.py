@@ -18,10 +18,9 @@ import trustme
 from aiohttp import web
 
 from consumer.errors import LambdaStartupError
-from consumer.invoker import LambdaInvoker
 from consumer.lambda_answers import InvokeResult, Outcome
 from consumer.local.lambda_api import INVOKE_ROUTE
-from consumer.settings import load_settings
+from tests.consumer.test_invoke_path import invoker
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnull"
 CLOSE_AFTER = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnull"
@@ -90,21 +89,6 @@ def aws_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
-
-
-def invoker(url: str, **env: str) -> LambdaInvoker:
-    settings = load_settings(
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": "unused:9092",
-            "KAFKA_TOPIC": "t",
-            "KAFKA_GROUP_ID": "g",
-            "LAMBDA_FUNCTION_NAME": "curation",
-            "LAMBDA_ENDPOINT_URL": url,
-            "AWS_REGION": "us-east-1",
-            **env,
-        }
-    )
-    return LambdaInvoker(settings)
 
 
 async def invoke_each(url: str, times: int, **env: str) -> list[InvokeResult]:

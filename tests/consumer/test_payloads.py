@@ -477,6 +477,17 @@ def test_legacy_size_is_exact_and_payload_is_the_reference_array(
     assert assert_exact_size(LegacyEncoder(), records) == [legacy_reference(r) for r in records]
 
 
+@given(st.text(), st.text())
+def test_legacy_text_is_written_byte_for_byte_as_the_standard_library_writes_it(
+    key: str, value: str
+) -> None:
+    """msgspec writes the key and value; the old bridge's readers saw the stdlib's bytes."""
+    stdlib = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+    fragment = LegacyEncoder().encode_record(record(key=key.encode(), value=value.encode()))
+    assert b'"key":%s,' % stdlib(key).encode() in fragment
+    assert fragment.endswith(b'"value":%s}' % stdlib(value).encode())
+
+
 @given(st.binary(max_size=30), st.booleans())
 def test_legacy_refuses_exactly_the_keys_and_values_that_are_not_utf8(
     data: bytes, as_key: bool
