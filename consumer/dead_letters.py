@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import aioboto3
 from aiobotocore.config import AioConfig
 from aiokafka import AIOKafkaProducer
 
+from consumer.aws_clients import open_client
 from consumer.errors import ConfigurationError
 from consumer.kafka_connection import producer_arguments
 from consumer.records import KafkaRecord
@@ -234,14 +234,13 @@ async def open_dead_letters(
         return None
     location = parse_dlq(settings.dlq)
     if location.scheme == "s3":
-        client = await resources.enter_async_context(
-            aioboto3.Session().client(
-                "s3",
-                region_name=settings.aws_region,
-                endpoint_url=settings.s3_endpoint_url,
-                # The bridge retries a failed write itself, loudly, for as long as it takes.
-                config=AioConfig(retries={"total_max_attempts": 1}, connect_timeout=10),
-            )
+        client = await open_client(
+            resources,
+            "s3",
+            settings,
+            endpoint_url=settings.s3_endpoint_url,
+            # The bridge retries a failed write itself, loudly, for as long as it takes.
+            config=AioConfig(retries={"total_max_attempts": 1}, connect_timeout=10),
         )
         return S3DeadLetters(client, location, settings)
     if location.scheme == "file":

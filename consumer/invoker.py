@@ -26,6 +26,7 @@ from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.httpsession import get_cert_path
 
+from consumer.aws_clients import open_client
 from consumer.errors import LambdaStartupError
 from consumer.invoke_signing import InvokeTarget, invoke_target
 from consumer.lambda_answers import (
@@ -45,6 +46,16 @@ __all__ = ["USER_AGENT", "InvokeResult", "LambdaInvoker", "Outcome", "parse_batc
 USER_AGENT = "kafka-to-lambda"
 _INVOKE_USER_AGENT = f"{USER_AGENT} Python/{platform.python_version()}"
 _CONNECT_TIMEOUT_S = 10
+# What AWS answers for credentials that are not (or no longer) good, whatever the function.
+_REFUSED_CREDENTIALS = frozenset(
+    {
+        "ExpiredTokenException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+    }
+)
 
 
 class LambdaInvoker:
@@ -83,13 +94,13 @@ class LambdaInvoker:
             user_agent=USER_AGENT,
         )
         session = aioboto3.Session()
-        self._client = await self._exit_stack.enter_async_context(
-            session.client(
-                "lambda",
-                region_name=settings.aws_region,
-                endpoint_url=settings.lambda_endpoint_url,
-                config=config,
-            )
+        self._client = await open_client(
+            self._exit_stack,
+            "lambda",
+            settings,
+            session,
+            endpoint_url=settings.lambda_endpoint_url,
+            config=config,
         )
         self._credentials = await session.get_credentials()  # the client's, cached by the session
         target = invoke_target(
@@ -164,6 +175,13 @@ class LambdaInvoker:
                 raise LambdaStartupError(
                     f"LAMBDA_FUNCTION_NAME: function {name!r} was not found ({message}). Check "
                     "the name, LAMBDA_QUALIFIER and AWS_REGION."
+                ) from None
+            if code in _REFUSED_CREDENTIALS:
+                raise LambdaStartupError(
+                    f"the AWS credentials were refused ({code}: {message}): they are expired, "
+                    "revoked or for another account. On ECS the task role provides them; "
+                    "elsewhere check AWS_PROFILE or AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY "
+                    "and AWS_SESSION_TOKEN."
                 ) from None
             if code in ("AccessDeniedException", "AccessDenied") or "Access" in code:
                 raise LambdaStartupError(

@@ -34,11 +34,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import aioboto3
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 
+from consumer.aws_clients import open_client
 from consumer.dead_letters import HEADER_PREFIX
 from consumer.errors import BridgeError
 from consumer.invoker import LambdaInvoker, Outcome
@@ -322,10 +322,8 @@ async def run(settings: BridgeSettings, selection: Selection, dry_run: bool) -> 
             async for candidate in file_candidates(location, selection):
                 await redrive.send(candidate)
         else:
-            client = await resources.enter_async_context(
-                aioboto3.Session().client(
-                    "s3", region_name=settings.aws_region, endpoint_url=settings.s3_endpoint_url
-                )
+            client = await open_client(
+                resources, "s3", settings, endpoint_url=settings.s3_endpoint_url
             )
             async for candidate in s3_candidates(client, location, selection):
                 await redrive.send(candidate)

@@ -295,7 +295,8 @@ class BridgeSettings(BaseModel):
         None, doc="Version or alias to invoke.", stack="lambdaQualifier"
     )
     aws_region: str | None = setting(
-        None, doc="Region of the function (ECS sets it). Default: the SDK's."
+        None,
+        doc="Region of the function (ECS sets it). Default: the SDK's, else the function ARN's.",
     )
     lambda_endpoint_url: str | None = setting(
         None, doc="Lambda API endpoint, for local runs and tests."

@@ -71,11 +71,18 @@ def records_from_file(path: Path) -> list[SampleRecord]:
     """JSON lines `{"key": …, "value": …}`: a string key is sent as its UTF-8 bytes, another
     JSON key as its JSON text, a missing or null key as no key; the value as its JSON text."""
     try:
-        lines = path.read_text().splitlines()
+        raw_lines = path.read_bytes().splitlines()
     except OSError as unreadable:
         raise SampleFileError(f"--from-file {path}: {unreadable.strerror}") from None
     records = []
-    for number, line in enumerate(lines, start=1):
+    for number, raw_line in enumerate(raw_lines, start=1):
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise SampleFileError(
+                f"--from-file {path}, line {number}: not UTF-8 text ({bad.reason} at byte "
+                f"{bad.start + 1} of the line); JSON lines are UTF-8"
+            ) from None
         if not line.strip():
             continue
         try:

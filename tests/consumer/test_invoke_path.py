@@ -21,6 +21,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from consumer.errors import LambdaStartupError
 from consumer.invoker import LambdaInvoker
 from consumer.lambda_answers import Outcome
 from consumer.local.lambda_api import INVOKE_ROUTE
@@ -235,6 +236,30 @@ async def test_an_arn_with_a_qualifier_is_addressed_and_signed_as_sent(
 
 
 @pytest.mark.usefixtures("static_keys")
+async def test_without_aws_region_an_arn_s_region_signs_the_request(
+    scripted: tuple[ScriptedLambda, CredentialsEndpoint], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lambda_, _ = scripted
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    settings = load_settings(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": "unused:9092",
+            "KAFKA_TOPIC": "t",
+            "KAFKA_GROUP_ID": "g",
+            "LAMBDA_FUNCTION_NAME": f"arn:aws:lambda:{REGION}:123456789012:function:curation",
+            "LAMBDA_ENDPOINT_URL": lambda_.url,
+        }
+    )
+    async with LambdaInvoker(settings) as bridge_invoker:
+        result = await bridge_invoker.invoke(b"{}")
+    assert result.outcome is Outcome.DELIVERED
+    [seen] = lambda_.seen
+    assert seen.signature_valid  # the server checks it as signed for REGION
+
+
+@pytest.mark.usefixtures("static_keys")
 async def test_an_answer_slower_than_the_read_timeout_is_retryable(
     scripted: tuple[ScriptedLambda, CredentialsEndpoint],
 ) -> None:
@@ -265,3 +290,37 @@ async def test_refreshed_credentials_sign_the_next_invocation(
     assert all(seen.signature_valid for seen in lambda_.seen)
     assert len(set(used)) == 3, used  # each invocation signed with the key just served
     assert set(used) <= set(credentials.served)
+
+
+@pytest.mark.usefixtures("static_keys")
+@pytest.mark.parametrize("code", ["UnrecognizedClientException", "ExpiredTokenException"])
+async def test_refused_credentials_at_the_dry_run_are_named_as_such(
+    scripted: tuple[ScriptedLambda, CredentialsEndpoint], code: str
+) -> None:
+    lambda_, _ = scripted
+    lambda_.answers.append(
+        Answer(403, b'{"message":"The security token is invalid"}', {"x-amzn-ErrorType": code})
+    )
+    async with invoker(lambda_.url) as bridge_invoker:
+        with pytest.raises(LambdaStartupError) as refused:
+            await bridge_invoker.check_invokable()
+    message = str(refused.value)
+    assert message.startswith(f"the AWS credentials were refused ({code}:")
+    assert "AWS_SESSION_TOKEN" in message
+
+
+async def test_no_credentials_at_all_are_named_before_anything_is_sent(
+    scripted: tuple[ScriptedLambda, CredentialsEndpoint], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lambda_, _ = scripted
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(name, "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    async with invoker(lambda_.url) as bridge_invoker:
+        with pytest.raises(LambdaStartupError, match=r"^no AWS credentials were found"):
+            await bridge_invoker.check_invokable()
+        result = await bridge_invoker.invoke(b"{}")  # had the check been skipped
+    assert (result.outcome, result.error_type) == (Outcome.RETRYABLE, "NoCredentialsError")
+    assert lambda_.seen == []

@@ -35,6 +35,21 @@ async def test_a_missing_setting_is_named_with_its_meaning(
     assert "KAFKA_GROUP_ID is required" in the_error(lines)
 
 
+async def test_no_aws_region_anywhere_is_named_in_one_line(
+    kafka: KafkaUnderTest, sink_lambda: LocalLambda, topic_name: str
+) -> None:
+    """Fine on ECS (the task has AWS_REGION), common on a laptop: botocore's NoRegionError
+    used to end the bridge in a traceback."""
+    env = bridge_environment(kafka, sink_lambda.url, topic_name, "g")
+    del env["AWS_REGION"]
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent"
+    code, lines = await run_to_exit(env)
+    assert code == 2
+    message = the_error(lines)
+    assert message.startswith("AWS_REGION: no AWS region is set")
+    assert "LAMBDA_FUNCTION_NAME as the function's ARN" in message
+
+
 @pytest.mark.parametrize(
     ("setting", "value", "expected"),
     [

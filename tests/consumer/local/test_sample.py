@@ -70,6 +70,17 @@ def test_a_bad_file_line_is_named_with_its_number(
         records_from_file(source)
 
 
+def test_a_line_that_is_not_utf8_is_named_with_its_number(tmp_path: Path) -> None:
+    source = tmp_path / "latin1.jsonl"
+    source.write_bytes('{"value": "ok"}\n{"value": "café"}\n'.encode("latin-1"))
+    with pytest.raises(SampleFileError) as refused:
+        records_from_file(source)
+    assert str(refused.value) == (
+        f"--from-file {source}, line 2: not UTF-8 text (invalid continuation byte at byte 15 "
+        "of the line); JSON lines are UTF-8"
+    )
+
+
 def test_a_missing_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(SampleFileError, match="No such file"):
         records_from_file(tmp_path / "absent.jsonl")
