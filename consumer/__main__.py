@@ -7,6 +7,7 @@ A second signal exits at once (130).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -18,8 +19,17 @@ from consumer.errors import BridgeError
 from consumer.invoker import LambdaInvoker
 from consumer.logs import configure_logging
 from consumer.settings import BridgeSettings, load_settings
+from consumer.usage import settings_help
 
 log = logging.getLogger("consumer")
+
+_DESCRIPTION = """\
+Runs the bridge: delivers every record of the Kafka topic to the Lambda function, with
+the settings below, read from the environment.
+
+exit codes: 0 after a clean drain on SIGTERM or SIGINT (a second signal exits at once,
+130); 2 bad settings; 3 Kafka refused or unreachable; 4 the function cannot be invoked;
+5 Lambda refused an invocation for good."""
 
 
 async def serve(settings: BridgeSettings) -> None:
@@ -38,7 +48,19 @@ async def serve(settings: BridgeSettings) -> None:
         await Bridge(settings, invoker).run(stop)
 
 
-def main() -> int:
+def parse_arguments(argv: list[str] | None) -> None:
+    """No arguments: the settings are environment variables, which `--help` lists."""
+    parser = argparse.ArgumentParser(
+        prog="python -m consumer",
+        description=_DESCRIPTION,
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parse_arguments(argv)
     try:
         settings = load_settings()
     except BridgeError as error:

@@ -8,6 +8,7 @@ The file is replaced atomically, so the checker never reads half of one.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -75,7 +76,16 @@ def _wedged(heartbeat: dict[str, Any]) -> bool:
     )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="python -m consumer.health",
+        description=(
+            "The container's health check: reads the heartbeat the bridge writes to "
+            f"HEALTH_FILE (default {DEFAULT_HEALTH_FILE}); exits 0 and says 'healthy' while it "
+            "is fresh and the bridge is not wedged (work waiting, nothing in flight, no "
+            "progress for STALL_ALARM_SECONDS), else 1 and says why."
+        ),
+    ).parse_args(argv)
     healthy, why = check(Path(os.environ.get("HEALTH_FILE", DEFAULT_HEALTH_FILE)))
     print(("healthy: " if healthy else "unhealthy: ") + why)
     return 0 if healthy else 1

@@ -49,6 +49,7 @@ from consumer.records import KafkaRecord, UndeliverableRecord
 from consumer.schemas.record_decoding import RecordDecoding
 from consumer.schemas.setup import open_schema_decoding
 from consumer.settings import BridgeSettings, DlqLocation, load_settings, parse_dlq
+from consumer.usage import settings_help
 
 REDRIVEN = "redriven/"
 _TRANSIENT_ATTEMPTS = 5  # throttles and 5xx are retried this often before a record is reported
@@ -341,7 +342,13 @@ def _moment(text: str) -> datetime:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m consumer.redrive",
-        description="Send dead-lettered records to the function again (see DLQ).",
+        description=(
+            "Send dead-lettered records to the function again: the records DLQ names, with\n"
+            "the bridge's own settings (the function, the payload format, and for a\n"
+            "kafka:// DLQ the cluster)."
+        ),
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--dry-run", action="store_true", help="list, send nothing")
     parser.add_argument("--since", type=_moment, help="dead-lettered at or after (ISO-8601)")

@@ -1,0 +1,59 @@
+"""Every entry point answers `--help` with what it does and the settings it reads, and runs
+nothing; an argument it does not take is refused in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from consumer.settings import DECLARATIONS
+from tests.support.bridge_harness import REPO
+
+
+def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *arguments],
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},  # no settings at all
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("entry_point", ["consumer", "consumer.redrive"])
+def test_help_lists_every_setting_and_runs_nothing(entry_point: str) -> None:
+    answer = run(entry_point, "--help")
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stderr == ""
+    for declaration in DECLARATIONS:
+        assert f"  {declaration.env} (" in answer.stdout, declaration.env
+    assert "  KAFKA_BOOTSTRAP_SERVERS (required)" in answer.stdout
+    assert "  KAFKA_PASSWORD (optional, secret)" in answer.stdout
+    assert max(len(line) for line in answer.stdout.splitlines()) <= 100
+
+
+def test_the_bridge_s_help_gives_its_exit_codes() -> None:
+    answer = run("consumer", "--help")
+    assert "exit codes: 0 after a clean drain" in answer.stdout
+    assert "2 bad settings; 3 Kafka" in answer.stdout
+
+
+def test_the_health_check_s_help_runs_no_check() -> None:
+    answer = run("consumer.health", "--help")
+    assert answer.returncode == 0
+    assert "HEALTH_FILE" in answer.stdout
+    assert "unhealthy" not in answer.stdout  # the check did not run
+
+
+def test_an_argument_the_bridge_does_not_take_is_refused_in_one_line() -> None:
+    answer = run("consumer", "--topic", "x")
+    assert answer.returncode == 2
+    assert answer.stdout == ""
+    assert answer.stderr.splitlines()[-1] == (
+        "python -m consumer: error: unrecognized arguments: --topic x"
+    )
+    assert "Traceback" not in answer.stderr
