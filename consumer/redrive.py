@@ -96,6 +96,7 @@ class Redrive:
         self._encoder = encoder if schemas is None else UndecodedRefusingEncoder(encoder)
         self._backoff = settings.retry_backoff
         self.delivered = self.failed = 0
+        self.listed = 0  # a dry run's: what it would have sent
 
     async def send(self, candidate: Candidate) -> bool:
         record = candidate.record
@@ -106,6 +107,7 @@ class Redrive:
             "offset": record.offset,
         }
         if self._dry_run:
+            self.listed += 1
             _report({**line, "result": "would redrive"})
             return True
         outcome, error = await self._invoke(record)
@@ -328,12 +330,20 @@ async def run(settings: BridgeSettings, selection: Selection, dry_run: bool) -> 
             )
             async for candidate in s3_candidates(client, location, selection):
                 await redrive.send(candidate)
-    _report({"summary": True, "delivered": redrive.delivered, "failed": redrive.failed})
+    if dry_run:
+        _report({"summary": True, "dry_run": True, "would_redrive": redrive.listed})
+    else:
+        _report({"summary": True, "delivered": redrive.delivered, "failed": redrive.failed})
     return 0 if redrive.failed == 0 else 1
 
 
 def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO-8601 time: write e.g. 2026-12-01T09:00:00Z"
+        ) from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a time zone, e.g. {text}Z")
     return moment

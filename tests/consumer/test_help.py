@@ -57,3 +57,20 @@ def test_an_argument_the_bridge_does_not_take_is_refused_in_one_line() -> None:
         "python -m consumer: error: unrecognized arguments: --topic x"
     )
     assert "Traceback" not in answer.stderr
+
+
+@pytest.mark.parametrize(
+    ("moment", "said"),
+    [
+        ("yesterday", "'yesterday' is not an ISO-8601 time: write e.g. 2026-12-01T09:00:00Z"),
+        ("2026-12-01T09:00", "'2026-12-01T09:00' needs a time zone, e.g. 2026-12-01T09:00Z"),
+    ],
+)
+def test_a_redrive_time_it_cannot_read_is_refused_in_the_user_s_words(
+    moment: str, said: str
+) -> None:
+    answer = run("consumer.redrive", "--since", moment)
+    assert answer.returncode == 2
+    assert answer.stderr.splitlines()[-1] == (
+        f"python -m consumer.redrive: error: argument --since: {said}"
+    )

@@ -93,6 +93,7 @@ async def test_redriving_s3_dead_letters_to_a_fixed_function_delivers_them_once(
     code, listed = await redrive(env, "--dry-run")
     assert code == 0
     assert [line["result"] for line in listed[:-1]] == ["would redrive"] * 3
+    assert listed[-1] == {"summary": True, "dry_run": True, "would_redrive": 3}
     assert len(await dead_letters_in(moto_server, s3_bucket, "dead/")) == 3, "dry run moved nothing"
 
     fixed = RecordingSink()
