@@ -40,7 +40,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from consumer.batch_windows import BatchWindows
 from consumer.bridge_status import BridgeStatus
 from consumer.counters import Counters
-from consumer.dead_letters import open_dead_letters
+from consumer.dead_letters import DeadLetterSink, open_dead_letters
 from consumer.delivery import Delivery
 from consumer.errors import BridgeError
 from consumer.health import beat
@@ -130,6 +130,11 @@ class Bridge:
     def schemas(self) -> RecordDecoding[Any] | None:
         """The schema-registry decoding, once `run` has opened it (None without a registry)."""
         return self._schemas
+
+    @property
+    def dead_letters(self) -> DeadLetterSink | None:
+        """Where dead letters go, once `run` has opened it (None without DLQ)."""
+        return self._delivery.dead_letters
 
     @property
     def filtering(self) -> bool:

@@ -172,7 +172,10 @@ class FileDeadLetters:
         self._directory = directory
         self._function = settings.lambda_function_name
         self._format = settings.payload_format.value
-        self._writer_id = uuid.uuid4().hex[:12]
+        self.directory = directory
+        # In every file's name: tells this sink's files from other writers' (another task, an
+        # earlier run) in the same directory.
+        self.writer_id = uuid.uuid4().hex[:12]
         self._made: set[Path] = set()  # directories known to exist durably
         self.description = f"file://{directory}"
 
@@ -182,7 +185,7 @@ class FileDeadLetters:
 
     def _write_all(self, letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
-            path = self._directory / s3_key("", letter.record, self._writer_id)
+            path = self._directory / s3_key("", letter.record, self.writer_id)
             document = dead_letter_document(letter, self._function, self._format)
             self._make_directory(path.parent)
             partial = path.with_name(f".{path.name}.partial")

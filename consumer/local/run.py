@@ -31,6 +31,7 @@ from pathlib import Path
 from aiokafka.errors import KafkaError
 
 from consumer.bridge import Bridge
+from consumer.dead_letters import FileDeadLetters
 from consumer.errors import BridgeError, KafkaStartupError
 from consumer.invoker import LambdaInvoker
 from consumer.kafka_connection import client_arguments
@@ -52,11 +53,11 @@ from consumer.local.sample import (
     sample_records,
 )
 from consumer.local.server import LocalLambda
-from consumer.local.summary import RunSummary, dead_letter_files_since, summary_lines
+from consumer.local.summary import RunSummary, dead_letter_files_of, summary_lines
 from consumer.local.tansu import TansuBroker, TansuUnavailable
 from consumer.local.topic import GroupPosition, GroupPositionReader, Topic, ensure_topic
 from consumer.logs import configure_logging
-from consumer.settings import BridgeSettings, load_settings, parse_dlq
+from consumer.settings import BridgeSettings, load_settings
 
 EXIT_INTERRUPTED = 130
 _LIVE_TICK_S = 0.5  # how often the live line refreshes (and the group's position is read)
@@ -233,7 +234,7 @@ class LocalRun:
             else "until Ctrl-C"
         )
         self._say("running", until)
-        started_wall_s, started_s = time.time(), time.monotonic()
+        started_s = time.monotonic()
         running = asyncio.create_task(bridge.run(stop), name="bridge")
         try:
             drained = await self._watch(bridge, running, reader, local_lambda, produced, started_s)
@@ -243,12 +244,8 @@ class LocalRun:
             await asyncio.wait({running})
         running.result()  # the bridge's own error, if it stopped on one
         counters = bridge.counters
-        dlq = parse_dlq(settings.dlq) if settings.dlq else None
-        files = (
-            dead_letter_files_since(Path(dlq.target), started_wall_s)
-            if dlq is not None and dlq.scheme == "file"
-            else []
-        )
+        sink = bridge.dead_letters
+        files = dead_letter_files_of(sink) if isinstance(sink, FileDeadLetters) else []
         summary = RunSummary(
             drained=drained,
             wall_s=time.monotonic() - started_s,

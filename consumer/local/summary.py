@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from consumer.dead_letters import FileDeadLetters
+
 _LISTED_DEAD_LETTERS = 3  # files named in the summary; the rest are counted
 
 
@@ -74,10 +76,7 @@ def _shown(path: Path) -> str:
         return os.fspath(path)
 
 
-def dead_letter_files_since(directory: Path, since_epoch_s: float) -> list[Path]:
-    """The dead-letter files written under `directory` since then, in key order."""
-    return sorted(
-        path
-        for path in directory.absolute().glob("*/*/*.json")
-        if path.stat().st_mtime >= since_epoch_s
-    )
+def dead_letter_files_of(sink: FileDeadLetters) -> list[Path]:
+    """The dead-letter files `sink` wrote (its writer id is in their names), in key order:
+    not those of another run in the same directory."""
+    return sorted(sink.directory.absolute().glob(f"*/*/*-{sink.writer_id}.json"))

@@ -19,6 +19,7 @@ from consumer import dead_letters as dead_letters_module
 from consumer.dead_letters import DeadLetter, FileDeadLetters, open_dead_letters
 from consumer.errors import ConfigurationError
 from consumer.local import FunctionSpec, LocalLambda
+from consumer.local.summary import dead_letter_files_of
 from consumer.redrive import Selection
 from consumer.redrive import run as redrive
 from consumer.settings import DlqLocation, load_settings, parse_dlq
@@ -243,3 +244,19 @@ async def test_redriving_file_dead_letters_delivers_them_once_and_moves_them_asi
     assert len(fixed.delivered) == 2, "a second run sends nothing again"
     report = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert report[-1] == {"summary": True, "delivered": 0, "failed": 0}
+
+
+async def test_a_run_lists_only_the_dead_letters_it_wrote(tmp_path: Path) -> None:
+    """Two local runs into one ./dead-letters (at once, or one after the other): each one's
+    summary names its own files, never the other's."""
+    settings = load_settings({**REQUIRED, "DLQ": f"file://{tmp_path}"})
+    earlier, this_run = FileDeadLetters(tmp_path, settings), FileDeadLetters(tmp_path, settings)
+    await earlier.write([letter("orders", 0, 1), letter("orders", 1, 5)])
+    await this_run.write([letter("orders", 0, 2)])
+    await earlier.write([letter("orders", 0, 3)])
+
+    mine = dead_letter_files_of(this_run)
+
+    assert [path.relative_to(tmp_path).parts[:2] for path in mine] == [("orders", "00000")]
+    assert mine[0].name == f"{2:020d}-{this_run.writer_id}.json"
+    assert len(dead_letter_files_of(earlier)) == 3
