@@ -132,6 +132,12 @@ class Bridge:
         return self._schemas
 
     @property
+    def working_s(self) -> float:
+        """Seconds from the first records fetched to the last record done: what a rate of
+        records done is over (start-up and idle time after are no part of it)."""
+        return self._status.working_s
+
+    @property
     def dead_letters(self) -> DeadLetterSink | None:
         """Where dead letters go, once `run` has opened it (None without DLQ)."""
         return self._delivery.dead_letters
@@ -242,6 +248,7 @@ class Bridge:
         if lane is None:
             return  # revoked while the fetch was under way; its new owner fetches them
         self.counters.records_fetched += len(records)
+        self._status.fetched()
         schemas = self._schemas
         if schemas is not None and records:
             decoded = None if partition in self._held else schemas.decode_all(records)

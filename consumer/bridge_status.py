@@ -43,9 +43,20 @@ class BridgeStatus:
         self._committed, self._held = committed, held
         self.consumer: AIOKafkaConsumer | None = None
         self.last_progress_at = time.time()
+        self.first_fetched_at: float | None = None  # when the first records arrived
 
     def progressed(self) -> None:
         self.last_progress_at = time.time()
+
+    def fetched(self) -> None:
+        if self.first_fetched_at is None:
+            self.first_fetched_at = time.time()
+
+    @property
+    def working_s(self) -> float:
+        """From the first records fetched to the last record done (0 before any was done)."""
+        first = self.first_fetched_at
+        return 0.0 if first is None else max(0.0, self.last_progress_at - first)
 
     def health(self) -> dict[str, object]:
         """What the heartbeat carries for `python -m consumer.health` to judge."""

@@ -27,14 +27,22 @@ def headers_of(record: dict[str, Any]) -> dict[str, bytes]:
     }
 
 
+def shown(value: Any) -> str:
+    """A sample record's number, or any other JSON value in short."""
+    if isinstance(value, dict) and "n" in value:
+        return f"n={value['n']}"
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 def handler(event: list[dict[str, Any]], context: Any) -> dict[str, int]:
     for record in event:
-        value = json.loads(record["value"])  # the sample records are JSON objects
+        value = json.loads(record["value"])  # any JSON value: an object, a string, null
         if not _first_seen.is_set():
             _first_seen.set()
             print(
                 f"{context.function_name}: first record {record['topic']}-{record['partition']}"
-                f"@{record['offset']}, key {record['key']!r}, value n={value.get('n')}, "
+                f"@{record['offset']}, key {record['key']!r}, value {shown(value)}, "
                 f"headers {sorted(headers_of(record))}"
             )
     return {"processed": len(event)}

@@ -77,14 +77,22 @@ class KafkaEvent:
                 yield KafkaEventRecord(record)
 
 
+def shown(value: Any) -> str:
+    """A sample record's number, or any other JSON value in short."""
+    if isinstance(value, dict) and "n" in value:
+        return f"n={value['n']}"
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for record in KafkaEvent(event).records:
-        value = record.json_value  # the sample records are JSON objects
+        value = record.json_value  # any JSON value: an object, a string, a number, null
         if not _first_seen.is_set():
             _first_seen.set()
             key = (record.decoded_key or b"").decode()
             print(
                 f"{context.function_name}: first record {record.topic}-{record.partition}"
-                f"@{record.offset}, key {key!r}, value n={value.get('n')}"
+                f"@{record.offset}, key {key!r}, value {shown(value)}"
             )
     return {"batchItemFailures": []}

@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from consumer.local.local_settings import SettingFlagError, parse_setting
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEFAULT_HANDLER = "examples/native_handler.py:handler"
+EXAMPLE_HANDLERS = {  # PAYLOAD_FORMAT -> the example that reads it
+    "native": DEFAULT_HANDLER,
+    "legacy": "examples/legacy_handler.py:handler",
+    "value": "examples/value_handler.py:handler",
+}
 DEFAULT_TOPIC = "local-records"
 DEFAULT_GROUP = "kafka-to-lambda-local"
 DEFAULT_PARTITIONS = 20  # as in production: one task per partition there
@@ -37,10 +42,18 @@ class LocalOptions:
 
     @property
     def handler_spec(self) -> str:
-        """The handler to load: the default example is found wherever the command runs."""
-        if self.handler == DEFAULT_HANDLER:
-            return f"{EXAMPLES / 'native_handler.py'}:handler"
+        """The handler to load: an example is found wherever the command runs."""
+        folder, _, spec = self.handler.partition("/")
+        if folder == "examples" and self.handler in EXAMPLE_HANDLERS.values():
+            return f"{EXAMPLES / spec}"
         return self.handler
+
+    def for_payload_format(self, payload_format: str) -> LocalOptions:
+        """Without --handler, the example written for the payload format the bridge sends
+        (the native one's would fail on every `legacy` array and `value` payload)."""
+        if self.handler != DEFAULT_HANDLER:
+            return self
+        return replace(self, handler=EXAMPLE_HANDLERS.get(payload_format, DEFAULT_HANDLER))
 
     @property
     def function_name(self) -> str:
@@ -89,7 +102,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--handler",
         default=DEFAULT_HANDLER,
-        help="path/to/file.py:function or package.module:function (default: %(default)s)",
+        help=(
+            "path/to/file.py:function or package.module:function (default: the example for "
+            "PAYLOAD_FORMAT, %(default)s for native)"
+        ),
     )
     p.add_argument(
         "--bootstrap",

@@ -9,14 +9,13 @@ the refreshing line.
 from __future__ import annotations
 
 import io
+import shutil
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import TextIO
 
 PLAIN_INTERVAL_S = 2.0  # between plain lines when standard output is not a terminal
-_RATE_WINDOW_S = 3.0  # the rate shown is over the last few seconds
 _CLEAR_LINE = "\r\x1b[K"
 
 
@@ -30,24 +29,13 @@ class Progress:
     target: int | None  # records produced by this run, when it produced any
     lag: int | None  # records past the group's committed offsets; None when unknown
     filtered: int | None = None  # matched no FILTER_PATTERNS pattern; None: no filtering
+    rate_per_s: float | None = None  # records_per_s(): the summary's rate, as of now
 
 
-class RateMeter:
-    """Records per second over the last few seconds of samples."""
-
-    def __init__(self, window_s: float = _RATE_WINDOW_S) -> None:
-        self._window_s = window_s
-        self._samples: deque[tuple[float, int]] = deque()
-
-    def rate(self, at_s: float, count: int) -> float:
-        self._samples.append((at_s, count))
-        while len(self._samples) > 2 and at_s - self._samples[1][0] >= self._window_s:
-            self._samples.popleft()
-        first_s, first_count = self._samples[0]
-        return 0.0 if at_s <= first_s else (count - first_count) / (at_s - first_s)
-
-
-def progress_line(progress: Progress, rate_per_s: float) -> str:
+def progress_line(progress: Progress, width: int | None = None) -> str:
+    """The fields in a fixed order; with `width` (a terminal's columns), those that matter
+    least are left out until the line fits in one row less a column, so the cursor never
+    wraps and each refresh overwrites the last."""
     done = f"{progress.done:,}"
     if progress.target:
         percent = min(100, 100 * progress.done // progress.target)
@@ -55,12 +43,26 @@ def progress_line(progress: Progress, rate_per_s: float) -> str:
     else:
         done = f"{done} done"
     lag = "?" if progress.lag is None else f"{progress.lag:,}"
-    filtered = "" if progress.filtered is None else f"  filtered {progress.filtered:,}"
-    return (
-        f"{progress.elapsed_s:5.1f} s  {done}  {rate_per_s:,.0f} records/s  lag {lag}  "
-        f"in flight {progress.in_flight}  retries {progress.retries}  "
-        f"dead-lettered {progress.dead_lettered}{filtered}"
-    )
+    rate = "… records/s" if progress.rate_per_s is None else f"{progress.rate_per_s:,.0f} records/s"
+    fields = [  # (text, how much it matters: the highest number is left out first)
+        (f"{progress.elapsed_s:5.1f} s", 0),
+        (done, 0),
+        (rate, 1),
+        (f"lag {lag}", 3),
+        (f"in flight {progress.in_flight}", 4),
+        (f"retries {progress.retries}", 5),
+        (f"dead-lettered {progress.dead_lettered}", 2),
+    ]
+    if progress.filtered is not None:
+        fields.append((f"filtered {progress.filtered:,}", 2))
+    line = "  ".join(text for text, _ in fields)
+    if width is None:
+        return line
+    while len(line) > width - 1 and len(fields) > 2:
+        least = max(range(len(fields)), key=lambda i: (fields[i][1], i))
+        del fields[least]
+        line = "  ".join(text for text, _ in fields)
+    return line[: max(width - 1, 0)]
 
 
 class Terminal:
@@ -71,7 +73,6 @@ class Terminal:
         self.live = live  # a terminal: the progress line refreshes in place
         self._line = ""  # the progress line on screen (live only)
         self._last_plain_s: float | None = None
-        self._rate = RateMeter()
         self._lock = threading.Lock()  # handler threads print too
 
     def say(self, text: str) -> None:
@@ -87,7 +88,8 @@ class Terminal:
     def show(self, progress: Progress, force: bool = False) -> None:
         """Refreshes the live line; or, not live, prints a line every PLAIN_INTERVAL_S."""
         now_s = time.monotonic()
-        line = progress_line(progress, self._rate.rate(now_s, progress.done))
+        width = shutil.get_terminal_size().columns if self.live else None
+        line = progress_line(progress, width)
         if self.live:
             with self._lock:
                 self._line = line

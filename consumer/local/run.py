@@ -39,6 +39,7 @@ from consumer.kafka_probe import probe_brokers
 from consumer.local.broker_process import BrokerStartError
 from consumer.local.cli import LocalOptions, parse_options
 from consumer.local.functions import FunctionSpec, Handler
+from consumer.local.handler_errors import HandlerErrors
 from consumer.local.handlers import HandlerLoadError, load_handler
 from consumer.local.local_settings import OWNED, SETTING_NAMES, local_environment
 from consumer.local.progress import Progress, Terminal
@@ -53,11 +54,16 @@ from consumer.local.sample import (
     sample_records,
 )
 from consumer.local.server import LocalLambda
-from consumer.local.summary import RunSummary, dead_letter_files_of, summary_lines
+from consumer.local.summary import (
+    RunSummary,
+    dead_letter_files_of,
+    records_per_s,
+    summary_lines,
+)
 from consumer.local.tansu import TansuBroker, TansuUnavailable
 from consumer.local.topic import GroupPosition, GroupPositionReader, Topic, ensure_topic
 from consumer.logs import configure_logging
-from consumer.settings import BridgeSettings, load_settings
+from consumer.settings import BridgeSettings, OnFailure, load_settings
 
 EXIT_INTERRUPTED = 130
 _LIVE_TICK_S = 0.5  # how often the live line refreshes (and the group's position is read)
@@ -102,6 +108,8 @@ class LocalRun:
             self._route_logs(settings)
             tally = ReceivedTally(options.function_name, settings.payload_format)
             local_lambda.record.listen(tally.observe)
+            errors = HandlerErrors(options.function_name, self._terminal.say)
+            local_lambda.record.listen(errors.observe)
             await self._reach_broker(stack, broker, settings)
             topic = await self._prepare_topic(settings)
             self._say(
@@ -258,6 +266,8 @@ class LocalRun:
             throttles=counters.throttles,
             dead_letter_files=files,
             filtered=counters.records_filtered if settings.filter_patterns else None,
+            delivering_s=bridge.working_s,
+            splits_failures=settings.failure_mode is OnFailure.DLQ,
         )
         for line in summary_lines(summary):
             self._terminal.say(line)
@@ -282,24 +292,26 @@ class LocalRun:
             while True:
                 position = await _position(reader)
                 counters = bridge.counters
+                done = counters.records_delivered + counters.records_filtered
                 progress = Progress(
                     elapsed_s=time.monotonic() - started_s,
-                    done=counters.records_delivered + counters.records_filtered,
+                    done=done,
                     dead_lettered=counters.dead_lettered,
                     in_flight=local_lambda.record.in_flight(self._options.function_name),
                     retries=counters.retries,
                     target=produced.count or None,
                     lag=None if position is None else position.lag,
                     filtered=counters.records_filtered if filtering else None,
+                    rate_per_s=records_per_s(done, bridge.working_s),
                 )
                 drained = self._options.until_drained and progress.lag == 0
                 self._terminal.show(progress, force=drained)
                 if drained:
                     return True
-                done, _ = await asyncio.wait(
+                ended, _ = await asyncio.wait(
                     {running, stopping}, timeout=tick_s, return_when=asyncio.FIRST_COMPLETED
                 )
-                if done:
+                if ended:
                     return False
         finally:
             stopping.cancel()
@@ -338,7 +350,8 @@ def _settings_line(settings: BridgeSettings, environ: dict[str, str], flags: dic
 
 
 async def _main(options: LocalOptions, terminal: Terminal, environ: dict[str, str]) -> int:
-    run = LocalRun(options, terminal, environ)
+    payload_format = options.settings.get("PAYLOAD_FORMAT", environ.get("PAYLOAD_FORMAT", ""))
+    run = LocalRun(options.for_payload_format(payload_format.strip().lower()), terminal, environ)
     work = asyncio.create_task(run.execute(), name="local-mode")
     loop = asyncio.get_running_loop()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from consumer.dead_letters import FileDeadLetters
 
 _LISTED_DEAD_LETTERS = 3  # files named in the summary; the rest are counted
+_RATE_AFTER_S = 0.5  # the summary gives a rate only when records were done over this long
 
 
 @dataclass(frozen=True)
@@ -25,24 +26,38 @@ class RunSummary:
     throttles: int
     dead_letter_files: list[Path] = field(default_factory=list)
     filtered: int | None = None  # matched no FILTER_PATTERNS pattern; None: no filtering
+    # From the first records fetched to the last one done: the rate is over this span, as the
+    # progress line's is over its last seconds (start-up and idle time are no part of either).
+    delivering_s: float = 0.0
+    splits_failures: bool = True  # ON_FAILURE=dlq: a failing batch is split to find its records
 
 
 def summary_lines(summary: RunSummary) -> list[str]:
     done = summary.delivered + summary.dead_lettered + (summary.filtered or 0)
-    rate = done / summary.wall_s if summary.wall_s > 0 else 0.0
     how = "drained" if summary.drained else "stopped"
     of = f" of {summary.produced:,} produced" if summary.produced else ""
+    per_s = records_per_s(done, summary.delivering_s)
+    rate = "" if per_s is None else f", {per_s:,.0f} records/s while delivering"
     files = summary.dead_letter_files
-    duplicates = "unknown" if summary.duplicates is None else f"{summary.duplicates:,}"
+    if summary.duplicates is None:
+        duplicates, duplicates_note = "unknown", "PAYLOAD_FORMAT=value: a payload names no record"
+    else:
+        duplicates = f"{summary.duplicates:,}"
+        duplicates_note = "records the handler was given again after taking them"
+    if not summary.function_errors:
+        failed_note = ""
+    elif summary.splits_failures:
+        failed_note = "failed invocations: retried, then split to find the failing records"
+    else:
+        failed_note = "failed invocations: retried until the function takes them (stall)"
     lines = [
-        f"{how} after {summary.wall_s:.1f} s: {done:,} records done{of}, {rate:,.0f} records/s",
+        f"{how} after {summary.wall_s:.1f} s: {_count(done, 'record')} done{of}{rate}",
         _row("delivered", f"{summary.delivered:,}", "the handler returned success"),
         _row("dead-lettered", f"{summary.dead_lettered:,}", _shown(files[0]) if files else ""),
         *(_row("", "", _shown(path)) for path in files[1:_LISTED_DEAD_LETTERS]),
     ]
     if len(files) > _LISTED_DEAD_LETTERS:
         lines.append(_row("", "", f"… and {len(files) - _LISTED_DEAD_LETTERS:,} more"))
-    failed_note = "failed invocations: retried, then split to find the failing records"
     if summary.filtered is not None:
         lines.append(
             _row(
@@ -52,16 +67,24 @@ def summary_lines(summary: RunSummary) -> list[str]:
             )
         )
     lines += [
-        _row("duplicates", duplicates, "records the handler was given again after taking them"),
-        _row(
-            "function errors",
-            f"{summary.function_errors:,}",
-            failed_note if summary.function_errors else "",
-        ),
+        _row("duplicates", duplicates, duplicates_note),
+        _row("function errors", f"{summary.function_errors:,}", failed_note),
         _row("retries", f"{summary.retries:,}", ""),
         _row("throttles", f"{summary.throttles:,}", ""),
     ]
     return lines
+
+
+def records_per_s(done: int, working_s: float) -> float | None:
+    """The one rate the local mode shows, live and at the end: records done over the time
+    from the first records fetched to the last done (Bridge.working_s). None over less
+    than half a second, where it would be noise."""
+    return done / working_s if working_s >= _RATE_AFTER_S else None
+
+
+def _count(number: int, noun: str) -> str:
+    """`1 record`, `2,000 records`."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
 
 
 def _row(name: str, value: str, note: str) -> str:

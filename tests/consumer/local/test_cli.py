@@ -41,3 +41,18 @@ def test_contradictory_options_are_refused_before_anything_starts(
         parse_options(arguments)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_without_handler_the_example_follows_the_payload_format() -> None:
+    default = parse_options([])
+    assert default.for_payload_format("native").function_name == "native_handler"
+    assert default.for_payload_format("").function_name == "native_handler"
+    legacy = default.for_payload_format("legacy")
+    assert (legacy.function_name, legacy.handler) == (
+        "legacy_handler",
+        "examples/legacy_handler.py:handler",
+    )
+    assert legacy.handler_spec.endswith("/examples/legacy_handler.py:handler")
+    assert default.for_payload_format("value").function_name == "value_handler"
+    mine = parse_options(["--handler", "src/orders.py:handle"])
+    assert mine.for_payload_format("value").handler == "src/orders.py:handle"

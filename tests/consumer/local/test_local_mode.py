@@ -246,6 +246,36 @@ async def test_records_from_a_file_reach_the_legacy_example_as_its_print_shows(
     assert "PAYLOAD_FORMAT=legacy" in finished.out
 
 
+@pytest.mark.parametrize(
+    ("payload_format", "example"), [("legacy", "legacy_handler"), ("value", "value_handler")]
+)
+async def test_without_handler_the_example_for_the_payload_format_takes_every_value(
+    tmp_path: Path, kafka: KafkaUnderTest, topic_name: str, payload_format: str, example: str
+) -> None:
+    """The native example's KeyError: 'records' used to dead-letter every value payload."""
+    source = tmp_path / "records.jsonl"
+    values = ["hello", 42, None, {"n": 4}]
+    source.write_text("".join(json.dumps({"value": value}) + "\n" for value in values))
+
+    finished = await run(
+        "--bootstrap",
+        kafka.bootstrap,
+        "--topic",
+        topic_name,
+        "--from-file",
+        str(source),
+        "--set",
+        f"PAYLOAD_FORMAT={payload_format}",
+        "--until-drained",
+        cwd=tmp_path,
+    )
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    assert f"function  {example} = examples/{example}.py:handler" in finished.out
+    assert (finished.number("delivered"), finished.number("dead-lettered")) == (4, 0)
+    assert "handler   raised" not in finished.out
+
+
 # A handler that appends the "n" of every record's JSON value to $RECEIVED_FILE.
 N_RECORDING_HANDLER = """
 import base64

@@ -5,10 +5,14 @@ from __future__ import annotations
 import io
 import threading
 
-from consumer.local.progress import Progress, RateMeter, Terminal, progress_line
+import pytest
+
+from consumer.local.progress import Progress, Terminal, progress_line
 
 
-def progress(done: int = 1234, target: int | None = 2000, lag: int | None = 766) -> Progress:
+def progress(
+    done: int = 1234, target: int | None = 2000, lag: int | None = 766, rate: float | None = 812.4
+) -> Progress:
     return Progress(
         elapsed_s=3.25,
         done=done,
@@ -17,29 +21,52 @@ def progress(done: int = 1234, target: int | None = 2000, lag: int | None = 766)
         retries=3,
         target=target,
         lag=lag,
+        rate_per_s=rate,
     )
 
 
 def test_the_line_shows_done_of_target_rate_lag_in_flight_retries_and_dead_letters() -> None:
-    assert progress_line(progress(), 812.4) == (
+    assert progress_line(progress()) == (
         "  3.2 s  1,234/2,000 done (61%)  812 records/s  lag 766  in flight 12  retries 3  "
         "dead-lettered 1"
     )
-    assert "  1,234 done  " in progress_line(progress(target=None, lag=None), 0)
-    assert "lag ?" in progress_line(progress(target=None, lag=None), 0)
+    assert "  1,234 done  " in progress_line(progress(target=None, lag=None, rate=None))
+    assert "lag ?" in progress_line(progress(target=None, lag=None, rate=None))
 
 
 def test_with_filter_patterns_the_line_counts_the_filtered_records() -> None:
     filtering = Progress(3.25, 2000, 0, 0, 0, 2000, 0, filtered=1500)
-    assert progress_line(filtering, 0).endswith("dead-lettered 0  filtered 1,500")
-    assert "filtered" not in progress_line(progress(), 0)
+    assert progress_line(filtering).endswith("dead-lettered 0  filtered 1,500")
+    assert "filtered" not in progress_line(progress())
 
 
-def test_the_rate_is_over_the_last_seconds_not_the_whole_run() -> None:
-    meter = RateMeter(window_s=2.0)
-    for second in range(10):
-        meter.rate(float(second), 0)  # a slow start
-    assert meter.rate(10.0, 1000) == 500.0  # 1000 records over the last 2 s
+def test_on_a_narrow_terminal_the_least_useful_fields_go_first_and_the_line_fits() -> None:
+    full = progress_line(progress())
+    assert len(full) > 79  # what wrapped on an 80-column terminal, leaving a row per refresh
+    at_80 = progress_line(progress(), width=80)
+    assert at_80 == ("  3.2 s  1,234/2,000 done (61%)  812 records/s  lag 766  dead-lettered 1")
+    assert len(at_80) <= 79
+    at_70 = progress_line(progress(), width=70)
+    assert at_70 == "  3.2 s  1,234/2,000 done (61%)  812 records/s  dead-lettered 1"
+    at_60 = progress_line(progress(), width=60)
+    assert at_60 == "  3.2 s  1,234/2,000 done (61%)  812 records/s"
+    assert progress_line(progress(), width=200) == full
+    for width in range(1, 120):
+        assert len(progress_line(progress(), width=width)) <= max(width - 1, 0)
+
+
+def test_a_live_line_fits_the_terminal_it_is_drawn_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "50")  # shutil.get_terminal_size reads it first
+    out = io.StringIO()
+    Terminal(out, live=True).show(progress())
+    drawn = out.getvalue().removeprefix("\r\x1b[K")
+    assert 0 < len(drawn) <= 49
+    assert "done" in drawn
+
+
+def test_before_a_rate_can_be_measured_the_line_says_so_and_shows_no_zero() -> None:
+    assert "… records/s" in progress_line(progress(rate=None))
+    assert " 0 records/s" not in progress_line(progress(rate=None))
 
 
 def test_on_a_terminal_a_log_line_goes_above_the_live_line_which_is_drawn_again() -> None:
