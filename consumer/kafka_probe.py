@@ -6,14 +6,18 @@ aiokafka folds every bootstrap failure into "Unable to bootstrap", hides TLS ale
 refusal is an RFC 7628 error challenge it takes for success). The probe therefore asks the
 broker for its metadata over the authenticated connection: only a real answer is success.
 
-Refused or unreachable brokers are retried until KAFKA_CONNECT_TIMEOUT_SECONDS; a broker
-that answers and refuses the TLS handshake, the certificate, the credentials or the token
-fails at once, since waiting cannot fix that.
+Brokers that do not answer (a timeout) are retried until KAFKA_CONNECT_TIMEOUT_SECONDS.
+When every broker refuses the connection or its host name is unknown, that is tried again
+for a few seconds only (a broker restarting, a DNS record appearing), then named: the full
+budget would only make a wrong port or a typo wait. A broker that answers and refuses the
+TLS handshake, the certificate, the credentials or the token fails at once, since waiting
+cannot fix that.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
 from typing import Final
@@ -32,6 +36,8 @@ from consumer.kafka_tokens import TokenUnavailableError
 from consumer.settings import BridgeSettings, SaslMechanism, broker_addresses
 
 _PROBE_TIMEOUT_MS: Final = 10_000
+# How long every broker may refuse connections or have an unknown host before that is said.
+_REFUSED_FOR_S: Final = 5.0
 # TLS alerts a broker sends when it does not accept the client's certificate (or its lack).
 _CERTIFICATE_ALERTS: Final = (
     "ALERT_BAD_CERTIFICATE",
@@ -53,9 +59,11 @@ async def probe_brokers(settings: BridgeSettings) -> None:
         (host.strip("[]"), port)
         for host, port in broker_addresses(settings.kafka_bootstrap_servers)
     ]
-    deadline = time.monotonic() + settings.kafka_connect_timeout_seconds
+    started = time.monotonic()
+    deadline = started + settings.kafka_connect_timeout_seconds
     last_problem = "no attempt made"
     while True:
+        refused: list[str] = []  # this round's brokers that refused or have no address
         for host, port in servers:
             try:
                 await _probe_one(host, port, settings)
@@ -66,8 +74,15 @@ async def probe_brokers(settings: BridgeSettings) -> None:
                 if refusal is not None:
                     raise refusal from None
                 last_problem = f"{host}:{port}: {_reason(problem)}"
+                if isinstance(problem, ConnectionRefusedError | socket.gaierror):
+                    refused.append(_refused(problem, host, port))
             else:
                 return
+        if len(refused) == len(servers) and time.monotonic() - started >= _REFUSED_FOR_S:
+            raise KafkaStartupError(
+                f"KAFKA_BOOTSTRAP_SERVERS: {'; '.join(refused)} (for "
+                f"{time.monotonic() - started:.0f} s). Check the host names and ports."
+            )
         if time.monotonic() >= deadline:
             raise KafkaStartupError(
                 f"KAFKA_BOOTSTRAP_SERVERS: no broker answered within "
@@ -159,6 +174,12 @@ def _token_refused(where: str, settings: BridgeSettings, reason: str) -> KafkaSt
         f"({reason}). Check that the broker trusts this token endpoint's issuer, and the "
         "client's scope and audience (KAFKA_OAUTH_SCOPE)."
     )
+
+
+def _refused(problem: OSError, host: str, port: int) -> str:
+    if isinstance(problem, socket.gaierror):
+        return f"{host} is not a host name the resolver knows ({problem.strerror})"
+    return f"{host}:{port} refused the connection (nothing listens there)"
 
 
 def _reason(error: BaseException) -> str:

@@ -281,7 +281,10 @@ class BridgeSettings(BaseModel):
     kafka_connect_timeout_seconds: float = setting(
         30.0,
         gt=0,
-        doc="How long start-up waits for the brokers to answer.",
+        doc=(
+            "How long start-up waits for the brokers to answer (refused connections and "
+            "unknown hosts are named after 5 s)."
+        ),
         stack="kafkaConnectTimeoutSeconds",
     )
 

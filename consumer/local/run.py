@@ -63,7 +63,7 @@ from consumer.local.summary import (
 from consumer.local.tansu import TansuBroker, TansuUnavailable
 from consumer.local.topic import GroupPosition, GroupPositionReader, Topic, ensure_topic
 from consumer.logs import configure_logging
-from consumer.settings import BridgeSettings, OnFailure, load_settings
+from consumer.settings import BridgeSettings, OnFailure, load_settings, parse_dlq
 
 EXIT_INTERRUPTED = 130
 _LIVE_TICK_S = 0.5  # how often the live line refreshes (and the group's position is read)
@@ -168,7 +168,14 @@ class LocalRun:
     ) -> None:
         if broker is None:
             self._say("broker", f"{settings.kafka_bootstrap_servers} (--bootstrap), connecting…")
-            await probe_brokers(settings)
+            try:
+                await probe_brokers(settings)
+            except KafkaStartupError as failed:
+                # The user gave --bootstrap; KAFKA_BOOTSTRAP_SERVERS is not read here.
+                message = str(failed).removeprefix("KAFKA_BOOTSTRAP_SERVERS: ")
+                raise KafkaStartupError(
+                    f"--bootstrap {self._options.bootstrap}: {message}"
+                ) from None
             return
         stack.callback(broker.stop)
         # aiokafka logs each refused connection while the broker is still starting.
@@ -184,6 +191,19 @@ class LocalRun:
             raise KafkaStartupError(f"could not create topic {topic}: {refused!r}") from None
         how = "created" if prepared.created else "exists"
         self._say("topic", f"{topic}: {how}, {prepared.partitions} partitions")
+        dlq = parse_dlq(settings.dlq) if settings.dlq else None
+        if dlq is not None and dlq.scheme == "kafka":
+            # Here only: the bridge itself never creates topics, in production least of all.
+            try:
+                letters = await ensure_topic(
+                    client_arguments(settings), dlq.target, prepared.partitions
+                )
+            except KafkaError as refused:
+                raise KafkaStartupError(
+                    f"could not create the dead-letter topic {dlq.target}: {refused!r}"
+                ) from None
+            how = "created" if letters.created else "exists"
+            self._say("dlq", f"{dlq.target}: {how}, {letters.partitions} partitions")
         return prepared
 
     async def _produce(

@@ -4,6 +4,7 @@ the setting to fix, a non-zero exit and no traceback."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -85,6 +86,32 @@ async def test_unreachable_brokers_fail_after_the_bounded_wait(
     assert code == 3
     message = the_error(lines)
     assert "KAFKA_BOOTSTRAP_SERVERS: no broker answered within 2 s" in message
+
+
+@pytest.mark.parametrize(
+    ("servers", "said"),
+    [
+        ("closed", "refused the connection (nothing listens there)"),
+        ("nohost.invalid:9092", "nohost.invalid is not a host name the resolver knows"),
+    ],
+)
+async def test_refused_or_unknown_brokers_are_named_in_seconds_not_the_whole_budget(
+    sink_lambda: LocalLambda, kafka: KafkaUnderTest, topic_name: str, servers: str, said: str
+) -> None:
+    """A wrong port or a typo is permanent at that moment: a few seconds of retries (a broker
+    restarting), then the line, while a broker that does not answer keeps the whole wait."""
+    env = bridge_environment(kafka, sink_lambda.url, topic_name, "g")
+    if servers == "closed":
+        servers = f"127.0.0.1:{free_loopback_port()}"
+    env["KAFKA_BOOTSTRAP_SERVERS"] = servers
+    env["KAFKA_CONNECT_TIMEOUT_SECONDS"] = "120"
+    started = time.monotonic()
+    code, lines = await run_to_exit(env, timeout_s=60)
+    assert code == 3
+    message = the_error(lines)
+    assert message.startswith("KAFKA_BOOTSTRAP_SERVERS: ")
+    assert said in message
+    assert time.monotonic() - started < 60  # the budget was 120 s
 
 
 async def test_a_missing_topic_is_named(

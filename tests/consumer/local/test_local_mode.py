@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from consumer.errors import ConfigurationError
 from consumer.settings import load_settings
@@ -211,6 +212,46 @@ async def test_the_failing_example_puts_the_marker_record_in_the_dead_letter_dir
     assert document["functionName"] == "failing_handler"
     assert (finished.number("dead-lettered"), finished.number("delivered")) == (1, 399)
     assert str(path.relative_to(tmp_path)) in finished.out, "the summary names the file"
+
+
+async def test_a_kafka_dead_letter_topic_is_created_for_a_local_run(
+    tmp_path: Path, kafka: KafkaUnderTest, topic_name: str
+) -> None:
+    dead = f"{topic_name}-dead"
+    finished = await run(
+        "--bootstrap",
+        kafka.bootstrap,
+        "--topic",
+        topic_name,
+        "--partitions",
+        "4",
+        "--handler",
+        str(REPO / "examples" / "failing_handler.py") + ":handler",
+        "--produce",
+        "100",
+        "--poison",
+        "1",
+        "--until-drained",
+        "--set",
+        f"DLQ=kafka://{dead}",
+        "--set",
+        "MAX_RETRIES=1",
+        "--set",
+        "RETRY_BACKOFF_BASE_MS=1",
+        cwd=tmp_path,
+    )
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    assert f"dlq       {dead}: created, 4 partitions" in finished.out
+    assert finished.number("dead-lettered") == 1
+    reader = AIOKafkaConsumer(dead, bootstrap_servers=kafka.bootstrap, auto_offset_reset="earliest")
+    await reader.start()
+    try:
+        fetched = await reader.getmany(timeout_ms=10_000)
+    finally:
+        await reader.stop()
+    [letter] = [record for records in fetched.values() for record in records]
+    assert b'"marker": "poison"' in letter.value
 
 
 async def test_records_from_a_file_reach_the_legacy_example_as_its_print_shows(
@@ -458,5 +499,5 @@ async def test_an_unreachable_bootstrap_is_the_bridges_kafka_error(tmp_path: Pat
         )
 
     assert finished.exit_code == 3
-    assert finished.err.startswith("error: KAFKA_BOOTSTRAP_SERVERS: no broker answered within")
+    assert finished.err.startswith(f"error: --bootstrap 127.0.0.1:{port}: no broker answered")
     assert f"127.0.0.1:{port}" in finished.err
