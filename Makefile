@@ -45,7 +45,10 @@ local: $(INSTALLED)
 	$(BIN)/python -m consumer.local --handler examples/failing_handler.py:handler \
 		--produce 2000 --poison 1 --until-drained
 
+# Once (about three minutes), and again only when the pins change: pip shows each package.
 $(INSTALLED): requirements/dev.txt
+	@echo "Installing the pinned libraries and tools of requirements/dev.txt into $(VENV)/:"
+	@echo "the bridge's, the Pulumi program's and the tests' (once; again when the pins change)."
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --no-deps -r requirements/dev.txt
+	$(BIN)/pip install --no-deps --progress-bar on -r requirements/dev.txt
 	touch $@

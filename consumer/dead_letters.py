@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaProducer
 from consumer.aws_clients import open_client
 from consumer.errors import ConfigurationError
 from consumer.kafka_connection import producer_arguments
-from consumer.records import KafkaRecord
+from consumer.records import NO_TIMESTAMP_TYPE, TIMESTAMP_TYPE_NAMES, KafkaRecord
 from consumer.settings import BridgeSettings, DlqLocation, parse_dlq
 
 MAX_ERROR_MESSAGE_CHARS = 1000
@@ -68,7 +68,8 @@ def dead_letter_document(
             "partition": record.partition,
             "offset": record.offset,
             "timestamp": record.timestamp,
-            "timestampType": record.timestamp_type,
+            # Named as the native event names it; redrive reads the name (and older files' int).
+            "timestampType": TIMESTAMP_TYPE_NAMES.get(record.timestamp_type, NO_TIMESTAMP_TYPE),
             "key": _b64(record.key),
             "value": _b64(record.value),
             "headers": [{"key": name, "value": _b64(value)} for name, value in record.headers],

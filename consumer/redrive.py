@@ -40,18 +40,22 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 
 from consumer.aws_clients import open_client
 from consumer.dead_letters import HEADER_PREFIX
-from consumer.errors import BridgeError
+from consumer.errors import BridgeError, ConfigurationError
 from consumer.invoker import LambdaInvoker, Outcome
 from consumer.kafka_connection import client_arguments, consumer_arguments
 from consumer.logs import configure_logging
 from consumer.payloads import UndecodedRefusingEncoder, encoder_for
-from consumer.records import KafkaRecord, UndeliverableRecord
+from consumer.records import TIMESTAMP_TYPE_NAMES, KafkaRecord, UndeliverableRecord
 from consumer.schemas.record_decoding import RecordDecoding
 from consumer.schemas.setup import open_schema_decoding
 from consumer.settings import BridgeSettings, DlqLocation, load_settings, parse_dlq
 from consumer.usage import settings_help
 
 REDRIVEN = "redriven/"
+_NO_DLQ = (
+    "DLQ is not set: redrive reads the dead letters it names (s3://bucket/prefix, "
+    "file://directory or kafka://topic). Run it with the bridge's own environment."
+)
 _TRANSIENT_ATTEMPTS = 5  # throttles and 5xx are retried this often before a record is reported
 
 
@@ -147,7 +151,7 @@ def _report(line: dict[str, Any]) -> None:
     print(json.dumps(line), flush=True)
 
 
-def _record_from_document(document: dict[str, Any]) -> ConsumerRecord[bytes, bytes]:
+def record_from_document(document: dict[str, Any]) -> ConsumerRecord[bytes, bytes]:
     stored = document["record"]
 
     def unb64(text: str | None) -> bytes | None:
@@ -159,7 +163,7 @@ def _record_from_document(document: dict[str, Any]) -> ConsumerRecord[bytes, byt
         partition=stored["partition"],
         offset=stored["offset"],
         timestamp=stored["timestamp"],
-        timestamp_type=stored["timestampType"],
+        timestamp_type=_timestamp_type(stored["timestampType"]),
         key=key,
         value=value,
         checksum=None,
@@ -167,6 +171,16 @@ def _record_from_document(document: dict[str, Any]) -> ConsumerRecord[bytes, byt
         serialized_value_size=len(value or b""),
         headers=[(h["key"], unb64(h["value"]) or b"") for h in stored["headers"]],
     )
+
+
+def _timestamp_type(stored: int | str) -> int:
+    """A dead letter's timestampType: its name, or the int files written before named it."""
+    if isinstance(stored, int):
+        return stored
+    return _TIMESTAMP_TYPES.get(stored, -1)  # -1: none (message format v0)
+
+
+_TIMESTAMP_TYPES = {name: kind for kind, name in TIMESTAMP_TYPE_NAMES.items()}
 
 
 async def s3_candidates(
@@ -181,7 +195,7 @@ async def s3_candidates(
                 continue
             body = await (await client.get_object(Bucket=bucket, Key=key))["Body"].read()
             document = json.loads(body)
-            record = _record_from_document(document)
+            record = record_from_document(document)
             if not selection.takes(record, datetime.fromisoformat(document["lastAttemptAt"])):
                 continue
 
@@ -217,7 +231,7 @@ async def file_candidates(location: DlqLocation, selection: Selection) -> AsyncI
     root, files = await asyncio.to_thread(_dead_letter_files, location.target)
     for path in files:
         document = json.loads(await asyncio.to_thread(path.read_bytes))
-        record = _record_from_document(document)
+        record = record_from_document(document)
         if not selection.takes(record, datetime.fromisoformat(document["lastAttemptAt"])):
             continue
         settle = functools.partial(asyncio.to_thread, _move_aside, root, path)
@@ -310,7 +324,7 @@ async def _nothing() -> None:
 
 async def run(settings: BridgeSettings, selection: Selection, dry_run: bool) -> int:
     if settings.dlq is None:
-        raise BridgeError("DLQ is not set: there are no dead letters to redrive.")
+        raise ConfigurationError(_NO_DLQ)
     location = parse_dlq(settings.dlq)
     async with AsyncExitStack() as resources:
         invoker = await resources.enter_async_context(LambdaInvoker(settings))
@@ -369,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     configure_logging("WARNING")
     selection = Selection(options.since, options.until, frozenset(options.partition))
+    if not os.environ.get("DLQ", "").strip():  # said first: without it nothing else matters
+        logging.getLogger("consumer.redrive").error(_NO_DLQ)
+        return ConfigurationError.exit_code
     try:
         return asyncio.run(run(load_settings(), selection, options.dry_run))
     except BridgeError as error:

@@ -81,10 +81,15 @@ def load_handler(spec: str) -> Handler:
         ) from None
     if not callable(handler):
         raise HandlerNotCallableError(
-            f"{where}: {attribute!r} is a {type(handler).__name__}, not a function; "
+            f"{where}: {attribute!r} is {_a(type(handler).__name__)}, not a function; "
             "point the spec at a function taking (event, context)."
         )
     return cast(Handler, handler)
+
+
+def _a(noun: str) -> str:
+    """`a dict`, `an int`."""
+    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
 
 
 def _import_file(path: Path) -> ModuleType:

@@ -16,11 +16,16 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from consumer import dead_letters as dead_letters_module
-from consumer.dead_letters import DeadLetter, FileDeadLetters, open_dead_letters
+from consumer.dead_letters import (
+    DeadLetter,
+    FileDeadLetters,
+    dead_letter_document,
+    open_dead_letters,
+)
 from consumer.errors import ConfigurationError
 from consumer.local import FunctionSpec, LocalLambda
 from consumer.local.summary import dead_letter_files_of
-from consumer.redrive import Selection
+from consumer.redrive import Selection, record_from_document
 from consumer.redrive import run as redrive
 from consumer.settings import DlqLocation, load_settings, parse_dlq
 from tests.support.bridge_harness import (
@@ -108,6 +113,7 @@ async def test_a_relative_file_dlq_writes_the_s3_document_under_the_working_dire
     assert relative.parent == Path("orders/00003")
     assert relative.name.startswith("00000000000000012345-")
     assert document["record"]["offset"] == 12345
+    assert document["record"]["timestampType"] == "CREATE_TIME"  # as the native event says
     assert base64.b64decode(document["record"]["value"]) == POISON
     assert document["record"]["headers"] == [{"key": "trace", "value": "dC0x"}]
     assert document["error"] == {"type": "PoisonError", "message": "it is poison"}
@@ -260,3 +266,14 @@ async def test_a_run_lists_only_the_dead_letters_it_wrote(tmp_path: Path) -> Non
     assert [path.relative_to(tmp_path).parts[:2] for path in mine] == [("orders", "00000")]
     assert mine[0].name == f"{2:020d}-{this_run.writer_id}.json"
     assert len(dead_letter_files_of(earlier)) == 3
+
+
+@pytest.mark.parametrize(
+    ("stored", "read"), [("CREATE_TIME", 0), ("LOG_APPEND_TIME", 1), (0, 0), (1, 1)]
+)
+def test_redrive_reads_the_timestamp_type_by_name_and_as_older_files_wrote_it(
+    stored: str | int, read: int
+) -> None:
+    document = dead_letter_document(letter("orders", 0, 1), FUNCTION, "native")
+    document["record"]["timestampType"] = stored
+    assert record_from_document(document).timestamp_type == read

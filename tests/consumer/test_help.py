@@ -74,3 +74,11 @@ def test_a_redrive_time_it_cannot_read_is_refused_in_the_user_s_words(
     assert answer.stderr.splitlines()[-1] == (
         f"python -m consumer.redrive: error: argument --since: {said}"
     )
+
+
+def test_redrive_without_dlq_says_so_first() -> None:
+    answer = run("consumer.redrive")  # no settings at all: DLQ is what it names
+    assert answer.returncode == 2
+    [line] = [line for line in (answer.stdout + answer.stderr).splitlines() if line.strip()]
+    assert "DLQ is not set: redrive reads the dead letters it names" in line
+    assert "KAFKA_BOOTSTRAP_SERVERS" not in line

@@ -127,7 +127,8 @@ def test_missing_attribute_lists_the_functions_the_file_defines(tmp_path: Path) 
     assert "(functions it defines: handler)" in str(raised.value)
 
 
-def test_attribute_that_is_not_callable_is_rejected(tmp_path: Path) -> None:
-    path = write(tmp_path / "app.py", "handle = {'not': 'a function'}\n")
-    with pytest.raises(HandlerNotCallableError, match="'handle' is a dict, not a function"):
+@pytest.mark.parametrize(("value", "said"), [("{'not': 'a function'}", "a dict"), ("42", "an int")])
+def test_attribute_that_is_not_callable_is_rejected(tmp_path: Path, value: str, said: str) -> None:
+    path = write(tmp_path / "app.py", f"handle = {value}\n")
+    with pytest.raises(HandlerNotCallableError, match=f"'handle' is {said}, not a function"):
         load_handler(f"{path}:handle")
