@@ -5,10 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+ON_PATH := $(VENV)/.project-on-path
 
 .PHONY: test lint local kafka-jars schema-registry bench generated
 
-test: lint kafka-jars schema-registry
+test: lint kafka-jars schema-registry $(ON_PATH)
 	$(BIN)/pytest
 
 lint: $(INSTALLED)
@@ -41,7 +42,7 @@ bench: kafka-jars
 # The bridge end to end on this machine (python -m consumer.local --help for the options):
 # the embedded broker (Tansu), a local Lambda running examples/failing_handler.py, 2000 sample
 # records of which one is poison for it (it ends in ./dead-letters), until all are done.
-local: $(INSTALLED)
+local: $(ON_PATH)
 	$(BIN)/python -m consumer.local --handler examples/failing_handler.py:handler \
 		--produce 2000 --poison 1 --until-drained
 
@@ -51,4 +52,10 @@ $(INSTALLED): requirements/dev.txt
 	@echo "the bridge's, the Pulumi program's and the tests' (once; again when the pins change)."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --no-deps --progress-bar on -r requirements/dev.txt
+	touch $@
+
+# The project on the environment's path (a .pth file), so `.venv/bin/python -m consumer.local`
+# runs from any directory, a handler path then being relative to where it runs.
+$(ON_PATH): $(INSTALLED)
+	$(BIN)/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'kafka-to-lambda.pth').write_text('$(CURDIR)\\n')"
 	touch $@

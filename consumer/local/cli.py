@@ -39,6 +39,7 @@ class LocalOptions:
     until_drained: bool = False
     local_dlq: Path = DEFAULT_LOCAL_DLQ
     settings: dict[str, str] = field(default_factory=dict)  # --set NAME=VALUE
+    function_timeout_s: float = 3.0  # Lambda's default function timeout
 
     @property
     def handler_spec(self) -> str:
@@ -68,6 +69,16 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is negative")
     return value
+
+
+def _timeout(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 1 <= seconds <= 900:
+        raise argparse.ArgumentTypeError(f"{text} s: Lambda's timeout is 1 to 900 s")
+    return seconds
 
 
 def _positive(text: str) -> int:
@@ -106,6 +117,14 @@ def parser() -> argparse.ArgumentParser:
             "path/to/file.py:function or package.module:function (default: the example for "
             "PAYLOAD_FORMAT, %(default)s for native)"
         ),
+    )
+    p.add_argument(
+        "--function-timeout",
+        dest="function_timeout_s",
+        type=_timeout,
+        default=3.0,
+        metavar="SECONDS",
+        help="the function's timeout, 1 to 900 s as Lambda's (default: 3, Lambda's default)",
     )
     p.add_argument(
         "--bootstrap",
@@ -199,4 +218,5 @@ def parse_options(argv: Sequence[str] | None = None) -> LocalOptions:
         until_drained=arguments.until_drained,
         local_dlq=arguments.local_dlq,
         settings=dict(arguments.settings),
+        function_timeout_s=arguments.function_timeout_s,
     )

@@ -124,7 +124,13 @@ class LocalRun:
 
     async def _start_lambda(self, stack: AsyncExitStack, handler: Handler) -> LocalLambda:
         local_lambda = LocalLambda(
-            [FunctionSpec(self._options.function_name, handler)],
+            [
+                FunctionSpec(
+                    self._options.function_name,
+                    handler,
+                    timeout_s=self._options.function_timeout_s,
+                )
+            ],
             port=self._options.lambda_port,
             record_max_kept=100,  # the tally counts every invocation; keep only recent ones
         )

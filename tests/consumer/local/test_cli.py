@@ -4,6 +4,8 @@ table of options, which must name every one."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,31 @@ def test_without_handler_the_example_follows_the_payload_format() -> None:
     assert default.for_payload_format("value").function_name == "value_handler"
     mine = parse_options(["--handler", "src/orders.py:handle"])
     assert mine.for_payload_format("value").handler == "src/orders.py:handle"
+
+
+def test_the_function_timeout_is_lambda_s_default_or_what_is_asked_within_lambda_s_range(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert parse_options([]).function_timeout_s == 3.0
+    assert parse_options(["--function-timeout", "30"]).function_timeout_s == 30.0
+    for wrong, said in [("0", "0 s: Lambda's timeout is 1 to 900 s"), ("soon", "'soon' is not")]:
+        with pytest.raises(SystemExit) as refused:
+            parse_options(["--function-timeout", wrong])
+        assert refused.value.code == 2
+        assert said in capsys.readouterr().err
+
+
+def test_the_local_mode_runs_from_any_directory(tmp_path: Path) -> None:
+    """`make` puts the project on the environment's path: a user's own project directory is
+    where they run it from, and where their handler path starts."""
+    answer = subprocess.run(
+        [sys.executable, "-m", "consumer.local", "--help"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},  # no PYTHONPATH
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.startswith("usage: python -m consumer.local")

@@ -317,6 +317,34 @@ async def test_without_handler_the_example_for_the_payload_format_takes_every_va
     assert "handler   raised" not in finished.out
 
 
+async def test_a_handler_slower_than_three_seconds_runs_with_a_longer_function_timeout(
+    tmp_path: Path, kafka: KafkaUnderTest, topic_name: str
+) -> None:
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\n\ndef handler(event, context):\n    time.sleep(3.5)\n")
+    source = tmp_path / "one.jsonl"
+    source.write_text('{"value": 1}\n')
+
+    finished = await run(
+        "--bootstrap",
+        kafka.bootstrap,
+        "--topic",
+        topic_name,
+        "--handler",
+        f"{slow}:handler",
+        "--from-file",
+        str(source),
+        "--function-timeout",
+        "10",
+        "--until-drained",
+        cwd=tmp_path,
+    )
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    assert (finished.number("delivered"), finished.number("function errors")) == (1, 0)
+    assert "Timedout" not in finished.out
+
+
 # A handler that appends the "n" of every record's JSON value to $RECEIVED_FILE.
 N_RECORDING_HANDLER = """
 import base64
