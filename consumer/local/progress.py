@@ -30,6 +30,7 @@ class Progress:
     lag: int | None  # records past the group's committed offsets; None when unknown
     filtered: int | None = None  # matched no FILTER_PATTERNS pattern; None: no filtering
     rate_per_s: float | None = None  # records_per_s(): the summary's rate, as of now
+    note: str | None = None  # what the run is doing now, when that is not delivering
 
 
 def progress_line(progress: Progress, width: int | None = None) -> str:
@@ -55,6 +56,8 @@ def progress_line(progress: Progress, width: int | None = None) -> str:
     ]
     if progress.filtered is not None:
         fields.append((f"filtered {progress.filtered:,}", 2))
+    if progress.note is not None:
+        fields.append((progress.note, 1))
     line = "  ".join(text for text, _ in fields)
     if width is None:
         return line

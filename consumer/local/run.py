@@ -272,6 +272,16 @@ class LocalRun:
         running = asyncio.create_task(bridge.run(stop), name="bridge")
         try:
             drained = await self._watch(bridge, running, reader, local_lambda, produced, started_s)
+            if not drained and not running.done():  # Ctrl-C: the bridge drains its buffer
+                stop.set()
+                await self._show_the_drain(
+                    bridge,
+                    running,
+                    local_lambda,
+                    produced,
+                    started_s,
+                    settings.shutdown_timeout_seconds,
+                )
         finally:
             self._terminal.end_progress()  # what the bridge writes as it stops goes below
             stop.set()
@@ -313,23 +323,10 @@ class LocalRun:
         assert self.interrupt.stop is not None
         stopping = asyncio.ensure_future(self.interrupt.stop.wait())
         tick_s = _LIVE_TICK_S if self._terminal.live else _PLAIN_TICK_S
-        filtering = bridge.filtering
         try:
             while True:
                 position = await _position(reader)
-                counters = bridge.counters
-                done = counters.records_delivered + counters.records_filtered
-                progress = Progress(
-                    elapsed_s=time.monotonic() - started_s,
-                    done=done,
-                    dead_lettered=counters.dead_lettered,
-                    in_flight=local_lambda.record.in_flight(self._options.function_name),
-                    retries=counters.retries,
-                    target=produced.count or None,
-                    lag=None if position is None else position.lag,
-                    filtered=counters.records_filtered if filtering else None,
-                    rate_per_s=records_per_s(done, bridge.working_s),
-                )
+                progress = self._progress(bridge, local_lambda, produced, started_s, position)
                 drained = self._options.until_drained and progress.lag == 0
                 self._terminal.show(progress, force=drained)
                 if drained:
@@ -341,6 +338,51 @@ class LocalRun:
                     return False
         finally:
             stopping.cancel()
+
+    def _progress(
+        self,
+        bridge: Bridge,
+        local_lambda: LocalLambda,
+        produced: Produced,
+        started_s: float,
+        position: GroupPosition | None,
+        note: str | None = None,
+    ) -> Progress:
+        counters = bridge.counters
+        done = counters.records_delivered + counters.records_filtered
+        return Progress(
+            elapsed_s=time.monotonic() - started_s,
+            done=done,
+            dead_lettered=counters.dead_lettered,
+            in_flight=local_lambda.record.in_flight(self._options.function_name),
+            retries=counters.retries,
+            target=produced.count or None,
+            lag=None if position is None else position.lag,
+            filtered=counters.records_filtered if bridge.filtering else None,
+            rate_per_s=records_per_s(done, bridge.working_s),
+            note=note,
+        )
+
+    async def _show_the_drain(
+        self,
+        bridge: Bridge,
+        running: asyncio.Task[None],
+        local_lambda: LocalLambda,
+        produced: Produced,
+        started_s: float,
+        timeout_s: float,
+    ) -> None:
+        """While the bridge delivers what it had buffered (after Ctrl-C), the line goes on,
+        saying what it waits for and for how long at most."""
+        tick_s = _LIVE_TICK_S if self._terminal.live else _PLAIN_TICK_S
+        deadline = time.monotonic() + timeout_s
+        while not running.done():
+            left_s = max(0.0, deadline - time.monotonic())
+            note = f"stopping: delivering what is buffered, {left_s:.0f} s at most"
+            self._terminal.show(
+                self._progress(bridge, local_lambda, produced, started_s, None, note)
+            )
+            await asyncio.wait({running}, timeout=tick_s)
 
     def _say(self, what: str, text: str) -> None:
         self._terminal.say(f"{what:<10}{text}")
@@ -390,7 +432,8 @@ async def _main(options: LocalOptions, terminal: Terminal, environ: dict[str, st
             work.cancel()  # still starting: unwind what has started
         else:
             terminal.say(
-                "stopping: finishing what is in flight, then committing (Ctrl-C again quits)"
+                "stopping: delivering what is buffered (SHUTDOWN_TIMEOUT_SECONDS at most), "
+                "then committing (Ctrl-C again quits)"
             )
             run.interrupt.stop.set()
 

@@ -422,10 +422,41 @@ async def test_ctrl_c_mid_run_stops_cleanly_and_leaves_no_child_process(tmp_path
         finished = await command.finish()
 
     assert finished.exit_code == 0, finished.out + finished.err
-    assert "stopping: finishing what is in flight" in finished.out
+    assert "stopping: delivering what is buffered (SHUTDOWN_TIMEOUT_SECONDS at most)" in (
+        finished.out
+    )
     assert re.search(r"^stopped after", finished.out, re.M)
     assert 0 < finished.number("delivered") < 20_000
     assert not [pid for pid in children if alive(pid)], "a child process outlived the command"
+
+
+async def test_a_drain_that_waits_keeps_saying_so_until_its_time_is_up(tmp_path: Path) -> None:
+    """ON_FAILURE=stall and a function that always fails: Ctrl-C used to leave the screen
+    still for the whole shutdown timeout."""
+    always = tmp_path / "always.py"
+    always.write_text("def handler(event, context):\n    raise RuntimeError('down')\n")
+    async with running(
+        "--handler",
+        f"{always}:handler",
+        "--produce",
+        "50",
+        "--set",
+        "ON_FAILURE=stall",
+        "--set",
+        "SHUTDOWN_TIMEOUT_SECONDS=6",
+        "--set",
+        "RETRY_BACKOFF_BASE_MS=10",
+        cwd=tmp_path,
+    ) as command:
+        await command.until(r"^handler\s+raised RuntimeError: down")
+        command.process.send_signal(signal.SIGINT)
+        finished = await command.finish()
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    waits = re.findall(r"stopping: delivering what is buffered, (\d+) s at most", finished.out)
+    assert len(waits) >= 2, finished.out  # a line every 2 s while it waits (not a terminal)
+    assert int(waits[0]) > int(waits[-1])  # counting down
+    assert re.search(r"^stopped after", finished.out, re.M)
 
 
 async def test_ctrl_c_while_starting_stops_what_had_started(tmp_path: Path) -> None:
