@@ -19,6 +19,7 @@ import contextlib
 import errno
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -90,6 +91,8 @@ class LocalRun:
         self._terminal = terminal
         self._environ = environ
         self.interrupt = _Interrupt()
+        self._work: Path | None = None  # the run's temporary directory, once made
+        self._broker: TansuBroker | None = None  # the embedded broker, once started
 
     async def execute(self) -> int:
         options = self._options
@@ -98,8 +101,10 @@ class LocalRun:
         async with AsyncExitStack() as stack:
             # Closed last: the broker's log and the heartbeat live here.
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="k2l-local-")))
+            self._work = work
             local_lambda = await self._start_lambda(stack, handler)
             broker = None if options.bootstrap else TansuBroker(work / "tansu.log")
+            self._broker = broker
             settings = self._settings(
                 broker.bootstrap if broker else str(options.bootstrap),
                 local_lambda.url,
@@ -119,6 +124,14 @@ class LocalRun:
             self._say("bridge", _settings_line(settings, self._environ, options.settings))
             exit_code = await self._deliver(stack, settings, topic, local_lambda, tally, produced)
         return exit_code
+
+    def abandon(self) -> None:
+        """Asked to stop twice: no clean stop, but nothing left behind either: the embedded
+        broker's process killed, the run's temporary directory removed."""
+        if self._broker is not None:
+            self._broker.kill()
+        if self._work is not None:
+            shutil.rmtree(self._work, ignore_errors=True)
 
     # -- starting --------------------------------------------------------------------------
 
@@ -426,6 +439,7 @@ async def _main(options: LocalOptions, terminal: Terminal, environ: dict[str, st
     def on_signal(number: int) -> None:
         if run.interrupt.requested:
             terminal.say("interrupted again: exiting now")
+            run.abandon()
             os._exit(128 + number)  # asked twice: the user wants out now
         run.interrupt.requested = True
         if run.interrupt.stop is None:

@@ -81,3 +81,8 @@ class TansuBroker:
         if self._process is not None:
             stop_broker_process(self._process)
             self._process = None
+
+    def kill(self) -> None:
+        """At once, from a signal handler: no clean shutdown (its data is in memory anyway)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()

@@ -459,6 +459,36 @@ async def test_a_drain_that_waits_keeps_saying_so_until_its_time_is_up(tmp_path:
     assert re.search(r"^stopped after", finished.out, re.M)
 
 
+async def test_a_second_ctrl_c_quits_at_once_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text(
+        "import time\n\ndef handler(event, context):\n    time.sleep(0.5)\n"
+    )
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    async with running(
+        "--handler",
+        "slow.py:handler",
+        "--produce",
+        "5000",
+        "--set",
+        "BATCH_SIZE=10",
+        cwd=tmp_path,
+        TMPDIR=str(temporary),
+    ) as command:
+        broker = await command.until(r"^broker\s+Tansu on \S+ \(pid (\d+)\)")
+        assert list(temporary.glob("k2l-local-*")), "the run works in a directory of its own"
+        await command.until(r"^\s*[\d.]+ s  [1-9][\d,]*/5,000 done")
+        command.process.send_signal(signal.SIGINT)
+        await command.until(r"^stopping: delivering what is buffered")
+        command.process.send_signal(signal.SIGINT)
+        finished = await command.finish()
+
+    assert finished.exit_code == 130, finished.out + finished.err
+    assert "interrupted again: exiting now" in finished.out
+    assert not alive(int(broker.group(1))), "the embedded broker outlived the command"
+    assert not list(temporary.glob("k2l-local-*")), "the run's directory was left behind"
+
+
 async def test_ctrl_c_while_starting_stops_what_had_started(tmp_path: Path) -> None:
     async with running("--produce", "2000000", "--record-bytes", "10", cwd=tmp_path) as command:
         broker = await command.until(r"^broker\s+Tansu on \S+ \(pid (\d+)\)")
