@@ -145,6 +145,14 @@ def static_keys(monkeypatch: pytest.MonkeyPatch, scripted: tuple[ScriptedLambda,
     scripted[0].secrets["AKIDSTATIC"] = ("static-secret", None)
 
 
+def without_aws_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No keys in the environment, no profile files: the chain must look further."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(name, "/nonexistent")
+
+
 def invoker(url: str, **env: str) -> LambdaInvoker:
     """The bridge's invoker for function `curation` at the endpoint `url`."""
     settings = load_settings(
@@ -278,10 +286,7 @@ async def test_refreshed_credentials_sign_the_next_invocation(
     scripted: tuple[ScriptedLambda, CredentialsEndpoint], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lambda_, credentials = scripted
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    without_aws_keys(monkeypatch)
     monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"{lambda_.url}/credentials")
     async with invoker(lambda_.url) as bridge_invoker:
         for _ in range(3):
@@ -313,10 +318,7 @@ async def test_no_credentials_at_all_are_named_before_anything_is_sent(
     scripted: tuple[ScriptedLambda, CredentialsEndpoint], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lambda_, _ = scripted
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        monkeypatch.setenv(name, "/nonexistent")
+    without_aws_keys(monkeypatch)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     async with invoker(lambda_.url) as bridge_invoker:
         with pytest.raises(LambdaStartupError, match=r"^no AWS credentials were found"):
