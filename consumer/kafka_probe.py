@@ -53,8 +53,11 @@ class _NoMetadata(Exception):
     """The broker sent no metadata over a connection aiokafka thought authenticated."""
 
 
-async def probe_brokers(settings: BridgeSettings) -> None:
-    """Returns once one bootstrap broker accepts a connection with our credentials."""
+async def probe_brokers(
+    settings: BridgeSettings, servers_named: str = "KAFKA_BOOTSTRAP_SERVERS"
+) -> None:
+    """Returns once one bootstrap broker accepts a connection with our credentials.
+    `servers_named`: what the user set the brokers with, as the errors name it."""
     servers = [
         (host.strip("[]"), port)
         for host, port in broker_addresses(settings.kafka_bootstrap_servers)
@@ -80,12 +83,12 @@ async def probe_brokers(settings: BridgeSettings) -> None:
                 return
         if len(refused) == len(servers) and time.monotonic() - started >= _REFUSED_FOR_S:
             raise KafkaStartupError(
-                f"KAFKA_BOOTSTRAP_SERVERS: {'; '.join(refused)} (for "
+                f"{servers_named}: {'; '.join(refused)} (for "
                 f"{time.monotonic() - started:.0f} s). Check the host names and ports."
             )
         if time.monotonic() >= deadline:
             raise KafkaStartupError(
-                f"KAFKA_BOOTSTRAP_SERVERS: no broker answered within "
+                f"{servers_named}: no broker answered within "
                 f"{settings.kafka_connect_timeout_seconds:.0f} s (last: {last_problem}). Check "
                 "the address, the port, KAFKA_SECURITY_PROTOCOL and the network path."
             )

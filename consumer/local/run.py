@@ -187,14 +187,8 @@ class LocalRun:
     ) -> None:
         if broker is None:
             self._say("broker", f"{settings.kafka_bootstrap_servers} (--bootstrap), connecting…")
-            try:
-                await probe_brokers(settings)
-            except KafkaStartupError as failed:
-                # The user gave --bootstrap; KAFKA_BOOTSTRAP_SERVERS is not read here.
-                message = str(failed).removeprefix("KAFKA_BOOTSTRAP_SERVERS: ")
-                raise KafkaStartupError(
-                    f"--bootstrap {self._options.bootstrap}: {message}"
-                ) from None
+            # The user gave --bootstrap; KAFKA_BOOTSTRAP_SERVERS is not read here.
+            await probe_brokers(settings, servers_named=f"--bootstrap {self._options.bootstrap}")
             return
         stack.callback(broker.stop)
         # aiokafka logs each refused connection while the broker is still starting.
