@@ -18,7 +18,8 @@ lint: $(INSTALLED)
 	$(BIN)/mypy
 
 # Rewrites what is generated from the settings declarations (consumer/settings.py,
-# infra/settings.py): Pulumi.yaml's config block and the README's two settings tables.
+# infra/settings.py): Pulumi.yaml's config block, and the tables of docs/settings.md and
+# docs/deploying.md.
 generated: $(INSTALLED)
 	$(BIN)/python -m tests.support.project_config
 	$(BIN)/python -m tests.support.settings_table
@@ -34,7 +35,7 @@ schema-registry: $(INSTALLED)
 	$(BIN)/python -m tests.support.schema_registry_server
 
 # Benchmarks, never run by CI: the real broker, the local Lambda, the bridge, Benthos (built once
-# into .cache/benthos if Go is here) and two baselines, one table (README, "Benchmarks").
+# into .cache/benthos if Go is here) and two baselines, one table (docs/benchmarks.md).
 # Arguments: make bench BENCH_ARGS="--quick --scenario S1".
 bench: kafka-jars
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

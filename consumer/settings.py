@@ -2,7 +2,7 @@
 
 A field is declared with `setting(...)` (consumer/declarations.py): its variable is its name
 upper-cased; with it stand its type, default, range or choices, one-line doc, and its stack
-key for the Pulumi program. The README's tables and `Pulumi.yaml`'s bridge keys are generated
+key for the Pulumi program. The tables in docs/ and `Pulumi.yaml`'s bridge keys are generated
 from these declarations, and the Pulumi program validates a stack with this very class, so
 this file is the one place that knows each setting. Rules across settings are the model
 validator's, and only there.

@@ -1,5 +1,5 @@
 """What `--help` says of the settings: every environment variable the bridge reads, from the
-same declarations as the settings model, the README's table and the Pulumi stack keys."""
+same declarations as the settings model, docs/settings.md's table and the Pulumi stack keys."""
 
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ FIRST_SCREEN_LINES = 40
 
 def _set_up_commands() -> list[str]:
     first_screen = "\n".join((REPO / "README.md").read_text().splitlines()[:FIRST_SCREEN_LINES])
-    block = re.search(r"```sh\n(.*?)```", first_screen, re.DOTALL)
-    assert block, "no shell block on the README's first screen"
-    return [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+    blocks = re.findall(r"```sh\n(.*?)```", first_screen, re.DOTALL)
+    assert len(blocks) == 1, f"{len(blocks)} shell blocks on the README's first screen, not one"
+    return [line.split("#")[0].strip() for line in blocks[0].splitlines() if line.strip()]
 
 
 def test_first_screen_has_exactly_two_commands_run_locally_and_run_tests() -> None:

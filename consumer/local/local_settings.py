@@ -46,7 +46,7 @@ def parse_setting(flag: str) -> tuple[str, str]:
         close = difflib.get_close_matches(name, sorted(SETTING_NAMES), n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         raise SettingFlagError(
-            f"{name}: no such bridge setting; {hint}(the README's settings table lists them)"
+            f"{name}: no such bridge setting; {hint}(docs/settings.md lists them)"
         )
     return name, value
 

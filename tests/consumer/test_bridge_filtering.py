@@ -46,7 +46,7 @@ def curation_records(count: int) -> list[TestRecord]:
 
 
 def passes(record: TestRecord) -> bool:
-    """The pattern ALLELES, as the README states it for these kinds of value."""
+    """The pattern ALLELES, as docs/payloads-and-filtering.md states it for these kinds of value."""
     if record.value is None:
         return False
     if not record.value.startswith(b"{"):

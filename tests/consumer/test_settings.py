@@ -1,4 +1,5 @@
-"""Settings: defaults, validation messages that name the variable, and the README table."""
+"""Settings: defaults, validation messages that name the variable, and the table of
+docs/settings.md."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from consumer.limits import LAMBDA_EVENT_MAX_BYTES, LAMBDA_REQUEST_RESPONSE_MAX_
 from consumer.ordering import Ordering
 from consumer.payload_format import PayloadFormat
 from consumer.settings import BridgeSettings, load_settings
-from tests.support.settings_table import settings_table, table_in_readme
+from tests.support.settings_table import settings_table, table_in_page
 
 REQUIRED = {
     "KAFKA_BOOTSTRAP_SERVERS": "b:9092",
@@ -126,10 +127,10 @@ def test_the_password_never_appears_in_the_settings_repr_or_errors() -> None:
     assert secret not in message
 
 
-def test_the_readme_settings_table_is_generated_from_the_settings_class() -> None:
-    in_readme = table_in_readme()
-    assert in_readme is not None, "README.md has no settings:start/settings:end block"
-    assert in_readme == settings_table(), "run: python -m tests.support.settings_table"
+def test_the_settings_page_table_is_generated_from_the_settings_class() -> None:
+    in_page = table_in_page()
+    assert in_page is not None, "docs/settings.md has no settings:start/settings:end block"
+    assert in_page == settings_table(), "run: python -m tests.support.settings_table"
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import yaml
 
 from infra.settings import BRIDGE_KEYS, CONFIG_DEFAULTS, SECRET_KEYS
 from tests.support.project_config import config_block, config_block_in_file
-from tests.support.stack_config_table import stack_config_table, table_in_readme
+from tests.support.stack_config_table import stack_config_table, table_in_page
 
 REPO = Path(__file__).resolve().parents[2]
 # The schema is shared beside the repository (../shared), not copied into it.
@@ -150,23 +150,24 @@ def test_staging_and_prod_carry_the_replaced_systems_values() -> None:
         assert properties == {"fetch_min_bytes": 100000, "max_poll_records": 500}
 
 
-def test_the_readme_tells_the_operator_to_set_what_prod_leaves_unset() -> None:
+def test_the_deploying_page_tells_the_operator_to_set_what_prod_leaves_unset() -> None:
     prod = _project_keys("prod")
     required = {key for key, default in CONFIG_DEFAULTS.items() if default is None}
     unset = (required | {"username", "kafkaPassword"}) - set(prod)  # what SASL PLAIN needs
     assert unset == {"bootstrapServers", "groupId", "username", "kafkaPassword"}
-    readme = (REPO / "README.md").read_text()
-    deploy = readme[readme.index("## Deploy to AWS") :]
+    page = (REPO / "docs" / "deploying.md").read_text()
+    deploy = page[page.index("## First deployment") :]
+    deploy = deploy[: deploy.index("\n## ", 1)]
     for key in unset:
         assert f"pulumi config set {key}" in deploy or (
             f"pulumi config set --secret {key}" in deploy
         ), key
 
 
-def test_the_readme_stack_settings_table_is_generated_from_the_project_file() -> None:
-    in_readme = table_in_readme()
-    assert in_readme is not None, "README.md has no stack-config:start/stack-config:end block"
-    assert in_readme == stack_config_table(), "run: python -m tests.support.stack_config_table"
+def test_the_deploying_page_stack_settings_table_is_generated_from_the_project_file() -> None:
+    in_page = table_in_page()
+    assert in_page is not None, "docs/deploying.md has no stack-config:start/stack-config:end block"
+    assert in_page == stack_config_table(), "run: python -m tests.support.stack_config_table"
 
 
 def test_the_project_files_config_block_is_generated_from_the_declarations() -> None:

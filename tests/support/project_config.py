@@ -21,7 +21,7 @@ HEADER = """\
 # consumer/settings.py (the bridge's settings) and infra/settings.py (the deployment's): edit
 # those, then run `make generated`. A key without a default must be set in each stack; an
 # empty string means "not set". Optional secrets (oauthClientSecret, the client key, …) are
-# not declared here, as Pulumi cannot declare an optional secret; the README lists them.
+# not declared here, as Pulumi cannot declare an optional secret; docs/deploying.md lists them.
 config:
 """
 

@@ -1,7 +1,7 @@
-"""The README's settings table, generated from the settings declarations.
+"""The settings table of docs/settings.md, generated from the settings declarations.
 
-`python -m tests.support.settings_table` rewrites it in README.md (between the
-`settings:start` and `settings:end` markers); a test checks the README holds exactly this.
+`python -m tests.support.settings_table` rewrites it in that page (between the
+`settings:start` and `settings:end` markers); a test checks the page holds exactly this.
 """
 
 from __future__ import annotations
@@ -35,16 +35,16 @@ def settings_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 BLOCK = re.compile(r"(<!-- settings:start -->\n)(.*?)(<!-- settings:end -->)", re.DOTALL)
 
 
-def table_in_readme() -> str | None:
-    found = BLOCK.search(README.read_text())
+def table_in_page() -> str | None:
+    found = BLOCK.search(PAGE.read_text())
     return None if found is None else found.group(2)
 
 
 if __name__ == "__main__":
-    README.write_text(
-        BLOCK.sub(lambda m: m.group(1) + settings_table() + m.group(3), README.read_text())
+    PAGE.write_text(
+        BLOCK.sub(lambda m: m.group(1) + settings_table() + m.group(3), PAGE.read_text())
     )

@@ -1,8 +1,9 @@
-"""The README's table of stack settings, generated from the declarations as `Pulumi.yaml`'s
-config block is (and listing the optional secrets, which that block cannot declare).
+"""The table of stack settings in docs/deploying.md, generated from the declarations as
+`Pulumi.yaml`'s config block is (and listing the optional secrets, which that block cannot
+declare).
 
-`python -m tests.support.stack_config_table` rewrites it in README.md; a test checks it holds
-exactly this between its `stack-config:start` and `stack-config:end` markers.
+`python -m tests.support.stack_config_table` rewrites it in that page; a test checks the page
+holds exactly this between its `stack-config:start` and `stack-config:end` markers.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from infra.settings import BRIDGE_KEYS, INFRA_KEYS
 from tests.support.project_config import declarable, key_declaration
 
-REPO = Path(__file__).resolve().parents[2]
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "deploying.md"
 START, END = "<!-- stack-config:start -->", "<!-- stack-config:end -->"
 
 
@@ -39,14 +40,14 @@ def stack_config_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def table_in_readme() -> str | None:
-    readme = (REPO / "README.md").read_text()
-    match = re.search(re.escape(START) + r"\n(.*?)" + re.escape(END), readme, re.DOTALL)
+BLOCK = re.compile(re.escape(START) + r"\n(.*?)" + re.escape(END), re.DOTALL)
+
+
+def table_in_page() -> str | None:
+    match = BLOCK.search(PAGE.read_text())
     return match.group(1) if match else None
 
 
-if __name__ == "__main__":  # rewrites the table in README.md
-    readme = (REPO / "README.md").read_text()
-    block = re.compile(re.escape(START) + r"\n(.*?)" + re.escape(END), re.DOTALL)
+if __name__ == "__main__":  # rewrites the table in docs/deploying.md
     replacement = f"{START}\n{stack_config_table()}{END}"
-    (REPO / "README.md").write_text(block.sub(lambda _: replacement, readme))
+    PAGE.write_text(BLOCK.sub(lambda _: replacement, PAGE.read_text()))
