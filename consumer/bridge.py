@@ -137,6 +137,10 @@ class Bridge:
         records done is over (start-up and idle time after are no part of it)."""
         return self._status.working_s
 
+    def high_waters(self) -> dict[TopicPartition, int]:
+        """Each owned partition's high-water mark as last fetched: where its next record goes."""
+        return self._status.high_waters()
+
     @property
     def dead_letters(self) -> DeadLetterSink | None:
         """Where dead letters go, once `run` has opened it (None without DLQ)."""

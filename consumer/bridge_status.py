@@ -77,21 +77,27 @@ class BridgeStatus:
     def in_flight(self) -> int:
         return sum(len(tasks) for tasks in self._in_flight.values())
 
-    def lags(self) -> list[int]:
-        """Records behind per owned partition: high-water mark minus committed offset."""
+    def high_waters(self) -> dict[TopicPartition, int]:
+        """Each owned partition's high-water mark, as the last fetch response gave it (none
+        before the first): the offset the next record will get."""
         consumer = self.consumer
         if consumer is None:
-            return []
+            return {}
         # Mid-rebalance a lane can outlive its assignment (a pattern's new topic replaces the
         # subscription before the revoke callback runs); aiokafka has no high-water mark then.
         assigned = consumer.assignment()
+        high_waters = {}
+        for partition in self._lanes:
+            if partition in assigned and (mark := consumer.highwater(partition)) is not None:
+                high_waters[partition] = mark
+        return high_waters
+
+    def lags(self) -> list[int]:
+        """Records behind per owned partition: high-water mark minus committed offset."""
         lags = []
-        for partition, lane in self._lanes.items():
-            if partition not in assigned:
-                continue
-            high_water = consumer.highwater(partition)
-            committed = self._committed.get(partition, lane.committable_offset)
-            if high_water is not None and committed is not None:
+        for partition, high_water in self.high_waters().items():
+            committed = self._committed.get(partition, self._lanes[partition].committable_offset)
+            if committed is not None:
                 lags.append(max(0, high_water - committed))
         return lags
 

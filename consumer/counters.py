@@ -9,6 +9,9 @@ from dataclasses import dataclass
 class Counters:
     records_fetched: int = 0
     records_delivered: int = 0  # delivered or dead-lettered: done, as the offsets see it
+    # The function returned success for them, counted as each invocation answers (a batch's
+    # records_delivered waits for its last record, which a bisection may take a while on).
+    records_accepted: int = 0
     records_filtered: int = 0  # matched no filter pattern: done without an invocation
     invocations: int = 0
     function_errors: int = 0

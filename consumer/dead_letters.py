@@ -58,9 +58,10 @@ def _b64(data: bytes | None) -> str | None:
 
 
 def dead_letter_document(
-    letter: DeadLetter, function_name: str, payload_format: str
+    letter: DeadLetter, function_name: str, payload_format: str, bootstrap_servers: str
 ) -> dict[str, Any]:
-    """The JSON document of one dead letter (S3); `redrive` reads it back."""
+    """The JSON document of one dead letter (S3, file); `redrive` reads it back, and with
+    "bootstrapServers" it writes the native event again without the Kafka settings."""
     record = letter.record
     return {
         "record": {
@@ -83,6 +84,7 @@ def dead_letter_document(
         "lastAttemptAt": _iso(letter.last_attempt_at),
         "functionName": function_name,
         "payloadFormat": payload_format,
+        "bootstrapServers": bootstrap_servers,
     }
 
 
@@ -124,12 +126,15 @@ class S3DeadLetters:
         self._prefix = location.prefix
         self._function = settings.lambda_function_name
         self._format = settings.payload_format.value
+        self._bootstrap_servers = settings.kafka_bootstrap_servers
         self._writer_id = uuid.uuid4().hex[:12]
         self.description = f"s3://{self._bucket}/{self._prefix}"
 
     async def write(self, letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
-            document = dead_letter_document(letter, self._function, self._format)
+            document = dead_letter_document(
+                letter, self._function, self._format, self._bootstrap_servers
+            )
             await self._client.put_object(
                 Bucket=self._bucket,
                 Key=s3_key(self._prefix, letter.record, self._writer_id),
@@ -173,6 +178,7 @@ class FileDeadLetters:
         self._directory = directory
         self._function = settings.lambda_function_name
         self._format = settings.payload_format.value
+        self._bootstrap_servers = settings.kafka_bootstrap_servers
         self.directory = directory
         # In every file's name: tells this sink's files from other writers' (another task, an
         # earlier run) in the same directory.
@@ -187,7 +193,9 @@ class FileDeadLetters:
     def _write_all(self, letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
             path = self._directory / s3_key("", letter.record, self.writer_id)
-            document = dead_letter_document(letter, self._function, self._format)
+            document = dead_letter_document(
+                letter, self._function, self._format, self._bootstrap_servers
+            )
             self._make_directory(path.parent)
             partial = path.with_name(f".{path.name}.partial")
             with partial.open("wb") as file:

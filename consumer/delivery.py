@@ -87,6 +87,7 @@ class Delivery:
                     else self._still_failing(batch, todo, result.failed_item_ids)
                 )
                 self._record_end_to_end(batch, todo, failing)
+                self._counters.records_accepted += len(todo) - len(failing)
                 if not failing:
                     return
                 todo = failing

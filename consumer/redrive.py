@@ -3,7 +3,9 @@
 Run it with the bridge's environment (the same DLQ, function and payload format; with a
 schema registry set, records are decoded again, as the bridge decodes them). Each
 record is invoked on its own and reported on one JSON line; the exit code is 0 when every
-selected record was delivered.
+selected record was delivered. An S3 or file DLQ is read without Kafka, so the Kafka
+settings (bootstrap servers, topic, group) may be left out: a dead letter carries the
+bootstrap servers its native event names.
 
 - S3 (`DLQ=s3://bucket/prefix`): a delivered record's object moves to
   `<prefix>redriven/...`, so a second run does not send it again; a failed one stays.
@@ -27,7 +29,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,7 +47,12 @@ from consumer.invoker import LambdaInvoker, Outcome
 from consumer.kafka_connection import client_arguments, consumer_arguments
 from consumer.logs import configure_logging
 from consumer.payloads import UndecodedRefusingEncoder, encoder_for
-from consumer.records import TIMESTAMP_TYPE_NAMES, KafkaRecord, UndeliverableRecord
+from consumer.records import (
+    TIMESTAMP_TYPE_NAMES,
+    KafkaRecord,
+    RecordEncoder,
+    UndeliverableRecord,
+)
 from consumer.schemas.record_decoding import RecordDecoding
 from consumer.schemas.setup import open_schema_decoding
 from consumer.settings import BridgeSettings, DlqLocation, load_settings, parse_dlq
@@ -82,6 +89,7 @@ class Candidate:
     record: KafkaRecord
     where: str  # the S3 key or topic-partition@offset, for the report
     settle: Callable[[], Awaitable[None]]
+    bootstrap_servers: str | None = None  # as the dead letter names them (S3, file)
 
 
 class Redrive:
@@ -96,8 +104,10 @@ class Redrive:
         self._invoker = invoker
         self._dry_run = dry_run
         self._schemas = schemas  # a dead letter keeps the bytes as fetched: decode them again
-        encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
-        self._encoder = encoder if schemas is None else UndecodedRefusingEncoder(encoder)
+        self._encoders: dict[str, RecordEncoder] = {}  # by the bootstrap servers they name
+        # For dead letters written before they named their bootstrap servers.
+        given = settings.kafka_bootstrap_servers
+        self._bootstrap_servers = "" if given == _BOOTSTRAP_STAND_IN else given
         self._backoff = settings.retry_backoff
         self.delivered = self.failed = 0
         self.listed = 0  # a dry run's: what it would have sent
@@ -114,7 +124,8 @@ class Redrive:
             self.listed += 1
             _report({**line, "result": "would redrive"})
             return True
-        outcome, error = await self._invoke(record)
+        servers = candidate.bootstrap_servers or self._bootstrap_servers
+        outcome, error = await self._invoke(record, self._encoder(servers))
         if outcome is Outcome.DELIVERED:
             await candidate.settle()
             self.delivered += 1
@@ -124,7 +135,18 @@ class Redrive:
         _report({**line, "result": "failed", "error": error})
         return False
 
-    async def _invoke(self, record: KafkaRecord) -> tuple[Outcome, str | None]:
+    def _encoder(self, bootstrap_servers: str) -> RecordEncoder:
+        """The native event names the cluster: one encoder per cluster the letters name."""
+        if bootstrap_servers not in self._encoders:
+            encoder = encoder_for(self._settings.payload_format, bootstrap_servers)
+            if self._schemas is not None:
+                encoder = UndecodedRefusingEncoder(encoder)
+            self._encoders[bootstrap_servers] = encoder
+        return self._encoders[bootstrap_servers]
+
+    async def _invoke(
+        self, record: KafkaRecord, encoder: RecordEncoder
+    ) -> tuple[Outcome, str | None]:
         if self._schemas is not None:
             needed = self._schemas.refs([record])
             if needed:  # retried until the registry answers, as the bridge does
@@ -133,10 +155,10 @@ class Redrive:
             assert isinstance(decoded, list), "its schemas were resolved just now"
             record = decoded[0]
         try:
-            fragment = self._encoder.encode_record(record)
+            fragment = encoder.encode_record(record)
         except UndeliverableRecord as undeliverable:
             return Outcome.FATAL, f"Undeliverable: {undeliverable.reason}"
-        payload = self._encoder.assemble(record.topic, record.partition, [fragment])
+        payload = encoder.assemble(record.topic, record.partition, [fragment])
         for attempt in range(1, _TRANSIENT_ATTEMPTS + 1):
             result = await self._invoker.invoke(payload)
             if result.outcome is Outcome.DELIVERED and result.failed_item_ids:
@@ -169,7 +191,7 @@ def record_from_document(document: dict[str, Any]) -> ConsumerRecord[bytes, byte
         checksum=None,
         serialized_key_size=len(key or b""),
         serialized_value_size=len(value or b""),
-        headers=[(h["key"], unb64(h["value"]) or b"") for h in stored["headers"]],
+        headers=[(h["key"], unb64(h["value"])) for h in stored["headers"]],
     )
 
 
@@ -206,7 +228,9 @@ async def s3_candidates(
                 )
                 await client.delete_object(Bucket=bucket, Key=key)
 
-            yield Candidate(record, f"s3://{bucket}/{key}", move_aside)
+            yield Candidate(
+                record, f"s3://{bucket}/{key}", move_aside, document.get("bootstrapServers")
+            )
 
 
 def _dead_letter_files(directory: str) -> tuple[Path, list[Path]]:
@@ -235,7 +259,7 @@ async def file_candidates(location: DlqLocation, selection: Selection) -> AsyncI
         if not selection.takes(record, datetime.fromisoformat(document["lastAttemptAt"])):
             continue
         settle = functools.partial(asyncio.to_thread, _move_aside, root, path)
-        yield Candidate(record, f"file://{path}", settle)
+        yield Candidate(record, f"file://{path}", settle, document.get("bootstrapServers"))
 
 
 def _record_from_dead_letter(letter: ConsumerRecord[bytes, bytes]) -> tuple[KafkaRecord, datetime]:
@@ -351,6 +375,33 @@ async def run(settings: BridgeSettings, selection: Selection, dry_run: bool) -> 
     return 0 if redrive.failed == 0 else 1
 
 
+# What the bridge requires to read Kafka, and an S3 or file DLQ is read without: stand-ins
+# for those not given, so that users need not invent them. Nothing connects to them: the
+# native event's bootstrap servers come from each dead letter (or the setting, if given).
+_BOOTSTRAP_STAND_IN = "kafka.invalid:9092"  # .invalid never resolves (RFC 2606)
+_KAFKA_STAND_INS = {
+    "KAFKA_BOOTSTRAP_SERVERS": _BOOTSTRAP_STAND_IN,
+    "KAFKA_TOPIC": "not-read-by-redrive",
+    "KAFKA_GROUP_ID": "not-read-by-redrive",
+}
+
+
+def _without_kafka_if_unread(environ: Mapping[str, str]) -> dict[str, str]:
+    try:
+        scheme = parse_dlq(environ["DLQ"].strip()).scheme
+    except ValueError:
+        return dict(environ)  # the settings' own check words the problem
+    if scheme == "kafka":
+        return dict(environ)
+    given = dict(environ)
+    for name, stand_in in _KAFKA_STAND_INS.items():
+        if not given.get(name, "").strip() and not (
+            name == "KAFKA_TOPIC" and given.get("KAFKA_TOPIC_PATTERN", "").strip()
+        ):
+            given[name] = stand_in
+    return given
+
+
 def _moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -369,9 +420,11 @@ def main(argv: list[str] | None = None) -> int:
         description=(
             "Send dead-lettered records to the function again: the records DLQ names, with\n"
             "the bridge's own settings (the function, the payload format, and for a\n"
-            "kafka:// DLQ the cluster)."
+            "kafka:// DLQ the cluster; an s3:// or file:// DLQ is read without Kafka)."
         ),
-        epilog=settings_help(),
+        epilog=settings_help(
+            {name: "with a kafka:// DLQ" for name in _KAFKA_STAND_INS if name != "KAFKA_TOPIC"}
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--dry-run", action="store_true", help="list, send nothing")
@@ -387,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("consumer.redrive").error(_NO_DLQ)
         return ConfigurationError.exit_code
     try:
-        return asyncio.run(run(load_settings(), selection, options.dry_run))
+        settings = load_settings(_without_kafka_if_unread(os.environ))
+        return asyncio.run(run(settings, selection, options.dry_run))
     except BridgeError as error:
         logging.getLogger("consumer.redrive").error(str(error))
         return error.exit_code

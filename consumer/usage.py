@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Mapping
 
 from consumer.declarations import to_text
 from consumer.settings import DECLARATIONS
@@ -13,11 +14,14 @@ _WIDTH = 79
 _MARKUP = re.compile(r"`([^`]*)`")  # the docs' Markdown code spans, as plain text
 
 
-def settings_help() -> str:
-    """One entry per variable: its name, whether it is required or its default, its meaning."""
+def settings_help(required_when: Mapping[str, str] | None = None) -> str:
+    """One entry per variable: its name, whether it is required or its default, its meaning.
+    `required_when`: variables a command needs only in some cases, e.g. "with a kafka:// DLQ"."""
     entries = ["settings (environment variables):"]
     for declaration in DECLARATIONS:
-        if declaration.required:
+        if declaration.required and required_when and declaration.env in required_when:
+            given = f"required {required_when[declaration.env]}"
+        elif declaration.required:
             given = "required"
         elif declaration.default is None or declaration.default == {}:
             given = "optional"

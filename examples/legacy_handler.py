@@ -4,9 +4,9 @@ existing curation functions read.
     python -m consumer.local --handler examples/legacy_handler.py:handler \\
         --set PAYLOAD_FORMAT=legacy --produce 1000 --until-drained
 
-Each element is one record: `key` and `value` are text (UTF-8; `key` is null without one),
-`headers` a list of `{"<name>": "<base64>"}`, plus `topic`, `partition`, `offset` and
-`timestamp`.
+Each element is one record: `key` and `value` are text (UTF-8; null without one, and a
+record without a value is a tombstone), `headers` a list of `{"<name>": "<base64>"}`, plus
+`topic`, `partition`, `offset` and `timestamp`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 _first_seen = threading.Event()
 
 
-def headers_of(record: dict[str, Any]) -> dict[str, bytes]:
+def headers_of(record: dict[str, Any]) -> dict[str, bytes | None]:
     return {
-        name: base64.b64decode(value)
+        name: None if value is None else base64.b64decode(value)  # None: a header without one
         for header in record["headers"]
         for name, value in header.items()
     }
@@ -37,7 +37,8 @@ def shown(value: Any) -> str:
 
 def handler(event: list[dict[str, Any]], context: Any) -> dict[str, int]:
     for record in event:
-        value = json.loads(record["value"])  # any JSON value: an object, a string, null
+        # Any JSON value (an object, a string, null), or None for a tombstone.
+        value = None if record["value"] is None else json.loads(record["value"])
         if not _first_seen.is_set():
             _first_seen.set()
             print(

@@ -46,6 +46,10 @@ class KafkaEventRecord:
         return None if key is None else base64.b64decode(key)
 
     @property
+    def value(self) -> str | None:
+        return self._data.get("value")  # absent when the record has none (a tombstone)
+
+    @property
     def decoded_value(self) -> bytes:
         return base64.b64decode(self._data.get("value", ""))
 
@@ -54,9 +58,10 @@ class KafkaEventRecord:
         return json.loads(self.decoded_value)
 
     @property
-    def decoded_headers(self) -> dict[str, bytes]:
+    def decoded_headers(self) -> dict[str, bytes | None]:
         return {
-            name: bytes(b % 256 for b in value)  # Java's signed bytes, as Lambda sends them
+            # Java's signed bytes, as Lambda sends them; None for a header without a value.
+            name: None if value is None else bytes(b % 256 for b in value)
             for header in self._data.get("headers", [])
             for name, value in header.items()
         }
@@ -87,12 +92,14 @@ def shown(value: Any) -> str:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for record in KafkaEvent(event).records:
-        value = record.json_value  # any JSON value: an object, a string, a number, null
+        # Any JSON value (an object, a string, a number, null), or None for a tombstone.
+        value = None if record.value is None else record.json_value
         if not _first_seen.is_set():
             _first_seen.set()
             key = (record.decoded_key or b"").decode()
             print(
                 f"{context.function_name}: first record {record.topic}-{record.partition}"
-                f"@{record.offset}, key {key!r}, value {shown(value)}"
+                f"@{record.offset}, key {key!r}, value {shown(value)}, "
+                f"headers {sorted(record.decoded_headers)}"
             )
     return {"batchItemFailures": []}

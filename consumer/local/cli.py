@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from consumer.local.local_settings import SettingFlagError, parse_setting
+from consumer.local.sample import MAX_RECORD_BYTES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEFAULT_HANDLER = "examples/native_handler.py:handler"
@@ -79,6 +80,15 @@ def _timeout(text: str) -> float:
     if not 1 <= seconds <= 900:
         raise argparse.ArgumentTypeError(f"{text} s: Lambda's timeout is 1 to 900 s")
     return seconds
+
+
+def _record_size(text: str) -> int:
+    value = _count(text)
+    if value > MAX_RECORD_BYTES:
+        raise argparse.ArgumentTypeError(
+            f"{value:,} bytes: the local mode produces records up to {MAX_RECORD_BYTES:,}"
+        )
+    return value
 
 
 def _positive(text: str) -> int:
@@ -153,10 +163,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--record-bytes",
-        type=_count,
+        type=_record_size,
         default=200,
         metavar="B",
-        help="size of a sample value, about (default: 200)",
+        help=(
+            "size of a sample value, about (default: 200); over 6291456 (6 MiB, one Lambda "
+            "invocation) the bridge dead-letters the record as undeliverable"
+        ),
     )
     p.add_argument(
         "--poison",
@@ -169,7 +182,10 @@ def parser() -> argparse.ArgumentParser:
         "--from-file",
         type=Path,
         metavar="PATH",
-        help='produce the JSON lines {"key": …, "value": …} of PATH first',
+        help=(
+            'produce the JSON lines {"key": …, "value": …, "headers": {…}} of PATH first '
+            '("key" and "headers" optional; "value": null is a tombstone)'
+        ),
     )
     p.add_argument(
         "--until-drained",
@@ -190,7 +206,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a bridge setting (the README's table), e.g. --set BATCH_SIZE=50; repeatable",
+        help="a bridge setting (docs/settings.md), e.g. --set BATCH_SIZE=50; repeatable",
     )
     return p
 

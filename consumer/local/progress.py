@@ -90,9 +90,26 @@ class Terminal:
 
     def show(self, progress: Progress, force: bool = False) -> None:
         """Refreshes the live line; or, not live, prints a line every PLAIN_INTERVAL_S."""
-        now_s = time.monotonic()
         width = shutil.get_terminal_size().columns if self.live else None
-        line = progress_line(progress, width)
+        self._show_line(progress_line(progress, width), force)
+
+    def show_status(self, text: str, force: bool = False) -> None:
+        """As show(), for a line about something other than delivering (producing, say)."""
+        if self.live:
+            text = text[: max(shutil.get_terminal_size().columns - 1, 0)]
+        self._show_line(text, force)
+
+    def clear_progress(self) -> None:
+        """Takes the live line off the screen, for whole lines to follow without it."""
+        with self._lock:
+            if self.live and self._line:
+                self._out.write(_CLEAR_LINE)
+                self._out.flush()
+            self._line = ""
+            self._last_plain_s = None  # the next line, whatever it is about, is shown
+
+    def _show_line(self, line: str, force: bool) -> None:
+        now_s = time.monotonic()
         if self.live:
             with self._lock:
                 self._line = line

@@ -29,7 +29,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from consumer.bridge import Bridge
 from consumer.dead_letters import FileDeadLetters
@@ -46,6 +46,7 @@ from consumer.local.local_settings import OWNED, SETTING_NAMES, local_environmen
 from consumer.local.progress import Progress, Terminal
 from consumer.local.received import ReceivedTally
 from consumer.local.sample import (
+    MAX_RECORD_BYTES,
     NOTHING_PRODUCED,
     Produced,
     SampleFileError,
@@ -57,6 +58,7 @@ from consumer.local.sample import (
 from consumer.local.server import LocalLambda
 from consumer.local.summary import (
     RunSummary,
+    counted,
     dead_letter_files_of,
     records_per_s,
     summary_lines,
@@ -203,7 +205,7 @@ class LocalRun:
         except KafkaError as refused:
             raise KafkaStartupError(f"could not create topic {topic}: {refused!r}") from None
         how = "created" if prepared.created else "exists"
-        self._say("topic", f"{topic}: {how}, {prepared.partitions} partitions")
+        self._say("topic", f"{topic}: {how}, {counted(prepared.partitions, 'partition')}")
         dlq = parse_dlq(settings.dlq) if settings.dlq else None
         if dlq is not None and dlq.scheme == "kafka":
             # Here only: the bridge itself never creates topics, in production least of all.
@@ -216,7 +218,7 @@ class LocalRun:
                     f"could not create the dead-letter topic {dlq.target}: {refused!r}"
                 ) from None
             how = "created" if letters.created else "exists"
-            self._say("dlq", f"{dlq.target}: {how}, {letters.partitions} partitions")
+            self._say("dlq", f"{dlq.target}: {how}, {counted(letters.partitions, 'partition')}")
         return prepared
 
     async def _produce(
@@ -225,24 +227,34 @@ class LocalRun:
         options = self._options
         records: Iterable[SampleRecord]
         if from_file is not None:
-            records, what = from_file, f"from {options.from_file}"
+            records, total, what = from_file, len(from_file), f"from {options.from_file}"
         elif options.produce:
             records = sample_records(
                 options.produce, options.keys, options.record_bytes, options.poison
             )
+            total = options.produce
             what = f"keys key-0…key-{options.keys - 1}, ~{options.record_bytes} bytes each"
             if options.poison:
                 what += f', {options.poison} with the "poison" marker'
         else:
             return NOTHING_PRODUCED
+
+        def show(count: int) -> None:
+            self._terminal.show_status(f"producing {count:,}/{total:,} records ({what})")
+
+        show(0)
         try:
-            produced = await produce(client_arguments(settings), options.topic, records)
+            produced = await produce(client_arguments(settings), options.topic, records, show)
+        except MessageSizeTooLargeError:
+            raise KafkaStartupError(_too_large(options.topic, options.bootstrap)) from None
         except KafkaError as refused:
             raise KafkaStartupError(
                 f"could not produce to {options.topic} on {settings.kafka_bootstrap_servers}: "
                 f"{refused!r}"
             ) from None
-        self._say("produced", f"{produced.count:,} records ({what})")
+        finally:
+            self._terminal.clear_progress()
+        self._say("produced", f"{counted(produced.count, 'record')} ({what})")
         return produced
 
     # -- delivering ------------------------------------------------------------------------
@@ -301,7 +313,7 @@ class LocalRun:
             drained=drained,
             wall_s=time.monotonic() - started_s,
             produced=produced.count or None,
-            delivered=counters.records_delivered - counters.dead_lettered,
+            delivered=counters.records_accepted,
             dead_lettered=counters.dead_lettered,
             duplicates=tally.duplicates,
             function_errors=counters.function_errors,
@@ -332,7 +344,7 @@ class LocalRun:
         tick_s = _LIVE_TICK_S if self._terminal.live else _PLAIN_TICK_S
         try:
             while True:
-                position = await _position(reader)
+                position = await _position(reader, bridge)
                 progress = self._progress(bridge, local_lambda, produced, started_s, position)
                 drained = self._options.until_drained and progress.lag == 0
                 self._terminal.show(progress, force=drained)
@@ -356,7 +368,8 @@ class LocalRun:
         note: str | None = None,
     ) -> Progress:
         counters = bridge.counters
-        done = counters.records_delivered + counters.records_filtered
+        # Each record counts once it is finished, so "done" is never behind "dead-lettered".
+        done = counters.records_accepted + counters.dead_lettered + counters.records_filtered
         return Progress(
             elapsed_s=time.monotonic() - started_s,
             done=done,
@@ -406,11 +419,25 @@ def _silenced(logger_name: str) -> Iterator[None]:
         logger.setLevel(level)
 
 
-async def _position(reader: GroupPositionReader) -> GroupPosition | None:
+async def _position(reader: GroupPositionReader, bridge: Bridge) -> GroupPosition | None:
+    fetched_ends = {tp.partition: end for tp, end in bridge.high_waters().items()}
     try:
-        return await reader.read()
+        return await reader.read(fetched_ends)
     except KafkaError:
         return None  # shown as an unknown lag; the next tick asks again
+
+
+def _too_large(topic: str, bootstrap: str | None) -> str:
+    """The broker refused a record the local mode's producer would send (up to
+    MAX_RECORD_BYTES): its own limit applies, and the message says which."""
+    if bootstrap is None:
+        return f"could not produce to {topic}: the embedded broker refused a record as too large"
+    return (
+        f"could not produce to {topic}: the broker at --bootstrap {bootstrap} refused a "
+        "record as too large. Apache Kafka takes about 1 MB per record unless the broker's "
+        "message.max.bytes (or the topic's max.message.bytes) is raised; the embedded broker "
+        f"(without --bootstrap) takes records up to {MAX_RECORD_BYTES:,} bytes"
+    )
 
 
 def _settings_line(settings: BridgeSettings, environ: dict[str, str], flags: dict[str, str]) -> str:

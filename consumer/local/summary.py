@@ -51,7 +51,7 @@ def summary_lines(summary: RunSummary) -> list[str]:
     else:
         failed_note = "failed invocations: retried until the function takes them (stall)"
     lines = [
-        f"{how} after {summary.wall_s:.1f} s: {_count(done, 'record')} done{of}{rate}",
+        f"{how} after {summary.wall_s:.1f} s: {counted(done, 'record')} done{of}{rate}",
         _row("delivered", f"{summary.delivered:,}", "the handler returned success"),
         _row("dead-lettered", f"{summary.dead_lettered:,}", _shown(files[0]) if files else ""),
         *(_row("", "", _shown(path)) for path in files[1:_LISTED_DEAD_LETTERS]),
@@ -82,7 +82,7 @@ def records_per_s(done: int, working_s: float) -> float | None:
     return done / working_s if working_s >= _RATE_AFTER_S else None
 
 
-def _count(number: int, noun: str) -> str:
+def counted(number: int, noun: str) -> str:
     """`1 record`, `2,000 records`."""
     return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
 

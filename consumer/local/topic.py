@@ -5,13 +5,18 @@ partition against its end offset. A run is drained when every partition's commit
 offset has reached its end: each record below it was delivered or dead-lettered.
 
 Tansu answers ListOffsets(latest) with one past the first offset of the partition's last
-batch, short of the true end; so the ends the producer was told are a floor the reader
-takes into account (they are exact for what this run produced).
+batch, short of the true end (its fetch responses carry the true high-water mark). So the
+reader takes the greatest of three floors: the listed end, the end the producer was told
+(exact for what this run produced), and the high-water mark the bridge last fetched. A run
+is therefore drained exactly: to commit past a batch's first record, the bridge has fetched
+that batch. Only a partition the bridge has not fetched from yet can show a lag short by
+its last batch, less one record.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -117,8 +122,12 @@ class GroupPositionReader:
     ) -> None:
         await self._consumer.stop()
 
-    async def read(self) -> GroupPosition:
+    async def read(self, fetched_ends: Mapping[int, int] | None = None) -> GroupPosition:
+        """`fetched_ends`: partition → the high-water mark a fetch response gave."""
         consumer = self._consumer
+        floors = dict(self._known_ends)
+        for partition, end in (fetched_ends or {}).items():
+            floors[partition] = max(end, floors.get(partition, 0))
         ends = await consumer.end_offsets(self._partitions)
         starts = await consumer.beginning_offsets(self._partitions)
         committed = {}
@@ -127,8 +136,7 @@ class GroupPositionReader:
             committed[partition.partition] = starts[partition] if offset is None else offset
         return GroupPosition(
             end={
-                p.partition: max(offset, self._known_ends.get(p.partition, 0))
-                for p, offset in ends.items()
+                p.partition: max(offset, floors.get(p.partition, 0)) for p, offset in ends.items()
             },
             committed=committed,
         )

@@ -14,7 +14,8 @@ import aioboto3
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from consumer.local import FunctionSpec, LocalLambda
+from consumer.local import FunctionSpec, LocalLambda, Outcome
+from consumer.local.invocations import Invocation
 from tests.support.bridge_harness import (
     FUNCTION,
     RecordingSink,
@@ -139,7 +140,23 @@ async def test_bisecting_finds_the_poison_in_a_logarithmic_number_of_invocations
         ordering="none",
         **FAST_RETRIES,
     )
+    # As each invocation ends, the counts of those before it (they run one after another).
+    seen: list[tuple[int, int, int]] = []  # (accepted, dead-lettered, batch-level done)
+    accepted_before: list[int] = []  # records of earlier invocations that returned success
+    accepted_so_far = 0
     async with running_bridge(env) as running:
+        counters = running.bridge.counters
+
+        def snapshot(invocation: Invocation) -> None:
+            nonlocal accepted_so_far
+            seen.append(
+                (counters.records_accepted, counters.dead_lettered, counters.records_delivered)
+            )
+            accepted_before.append(accepted_so_far)
+            if invocation.outcome is Outcome.OK:
+                accepted_so_far += len(invocation.event["records"][f"{topic_name}-0"])
+
+        local_lambda.record.listen(snapshot)
         await wait_for_deliveries(local_lambda, sink, size - 1)
         await running.stopped()
 
@@ -150,6 +167,11 @@ async def test_bisecting_finds_the_poison_in_a_logarithmic_number_of_invocations
     # The whole batch with its retries, two halves per level, the lone record's retries.
     assert len(events) <= (retries + 1) + 2 * levels + retries
     assert len(await dead_letters_in(moto_server, s3_bucket, "dead/")) == 1
+    # Records count as accepted the moment their invocation answers, not when the batch is
+    # done: the local mode's "done" is never behind its "dead-lettered".
+    assert [accepted for accepted, _, _ in seen] == accepted_before
+    assert (200, 1, 0) in seen, "the dead letter was written while the batch was unfinished"
+    assert (counters.records_accepted, counters.dead_lettered) == (size - 1, 1)
 
 
 async def test_a_record_over_the_batch_byte_limit_is_dead_lettered_with_its_size(

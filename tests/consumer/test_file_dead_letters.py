@@ -3,9 +3,11 @@ offset moves past them, in the S3 sink's document and key layout, and redriven f
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
+import sys
 import time
 import uuid
 from contextlib import AsyncExitStack
@@ -30,6 +32,7 @@ from consumer.redrive import run as redrive
 from consumer.settings import DlqLocation, load_settings, parse_dlq
 from tests.support.bridge_harness import (
     FUNCTION,
+    REPO,
     RecordingSink,
     assert_all_delivered,
     bridge_environment,
@@ -60,7 +63,13 @@ def letters_under(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
     ]
 
 
-def letter(topic: str, partition: int, offset: int, value: bytes = POISON) -> DeadLetter:
+def letter(
+    topic: str,
+    partition: int,
+    offset: int,
+    value: bytes = POISON,
+    headers: list[tuple[str, bytes | None]] | None = None,
+) -> DeadLetter:
     now = time.time()
     record = ConsumerRecord(
         topic=topic,
@@ -73,7 +82,7 @@ def letter(topic: str, partition: int, offset: int, value: bytes = POISON) -> De
         checksum=None,
         serialized_key_size=1,
         serialized_value_size=len(value),
-        headers=[("trace", b"t-1")],
+        headers=[("trace", b"t-1")] if headers is None else headers,
     )
     return DeadLetter(record, "PoisonError", "it is poison", 4, now - 1, now)
 
@@ -274,6 +283,58 @@ async def test_a_run_lists_only_the_dead_letters_it_wrote(tmp_path: Path) -> Non
 def test_redrive_reads_the_timestamp_type_by_name_and_as_older_files_wrote_it(
     stored: str | int, read: int
 ) -> None:
-    document = dead_letter_document(letter("orders", 0, 1), FUNCTION, "native")
+    document = dead_letter_document(letter("orders", 0, 1), FUNCTION, "native", "b:9092")
     document["record"]["timestampType"] = stored
     assert record_from_document(document).timestamp_type == read
+
+
+@pytest.mark.parametrize(
+    ("kafka_settings", "bootstrap_in_event"),
+    [
+        ({}, "b-1.example:9096"),  # as the dead letter names it
+        ({"KAFKA_BOOTSTRAP_SERVERS": "b-2.example:9096"}, "b-1.example:9096"),
+        ({"KAFKA_TOPIC_PATTERN": "orders.*"}, "b-1.example:9096"),
+    ],
+)
+async def test_redriving_file_dead_letters_needs_no_kafka_settings(
+    local_lambda: LocalLambda,
+    tmp_path: Path,
+    kafka_settings: dict[str, str],
+    bootstrap_in_event: str,
+) -> None:
+    """Redrive of a file (or S3) DLQ reads no Kafka: the bootstrap servers, topic and group
+    the bridge needs may be left out; the native event names the cluster the letter came
+    from."""
+    written_by = load_settings(
+        {**REQUIRED, "KAFKA_BOOTSTRAP_SERVERS": "b-1.example:9096", "DLQ": f"file://{tmp_path}"}
+    )
+    headers = [("trace", b"t-1"), ("empty", None)]
+    await FileDeadLetters(tmp_path, written_by).write([letter("orders", 3, 7, headers=headers)])
+    fixed = RecordingSink()
+    local_lambda.add_function(FunctionSpec(FUNCTION, fixed))
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "consumer.redrive",
+        env={
+            "PYTHONPATH": str(REPO),
+            "DLQ": f"file://{tmp_path}",
+            "LAMBDA_FUNCTION_NAME": FUNCTION,
+            "LAMBDA_ENDPOINT_URL": local_lambda.url,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            **kafka_settings,
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+
+    assert (process.returncode, err) == (0, b"")
+    assert json.loads(out.splitlines()[-1]) == {"summary": True, "delivered": 1, "failed": 0}
+    [event] = local_lambda.record.events(FUNCTION)
+    assert event["bootstrapServers"] == bootstrap_in_event
+    [record] = event["records"]["orders-3"]
+    assert record["headers"] == [{"trace": list(b"t-1")}, {"empty": None}]

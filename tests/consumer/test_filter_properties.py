@@ -1,7 +1,7 @@
 """The filter operators against a plain reference, on generated rules and records.
 
-The reference says each rule the long way, from the semantics docs/payloads-and-filtering.md states; the
-records go through their JSON bytes and the record filter, as fetched records do.
+The reference says each rule the long way, from the semantics docs/payloads-and-filtering.md
+states; the records go through their JSON bytes and the record filter, as fetched records do.
 """
 
 from __future__ import annotations

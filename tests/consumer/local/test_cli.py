@@ -1,5 +1,5 @@
-"""The command line: its options, the checks made before anything starts, and the README's
-table of options, which must name every one."""
+"""The command line: its options, the checks made before anything starts, and the local-mode
+page's table of options, which must name every one."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import pytest
 
 from consumer.local.cli import parse_options, parser
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+LOCAL_MODE_PAGE = Path(__file__).resolve().parents[3] / "docs" / "local-mode.md"
 
 
-def test_the_readme_table_names_every_option_and_no_other() -> None:
-    section = README.read_text().split("## Local mode", 1)[1].split("\n## ", 1)[0]
-    in_readme = set(re.findall(r"^\| `(--[a-z-]+)", section, re.MULTILINE))
+def test_the_options_table_of_the_local_mode_page_names_every_option_and_no_other() -> None:
+    section = LOCAL_MODE_PAGE.read_text().split("\n## Options\n", 1)[1].split("\n## ", 1)[0]
+    in_page = set(re.findall(r"^\| `(--[a-z-]+)", section, re.MULTILINE))
     options = {o for action in parser()._actions for o in action.option_strings} - {"-h", "--help"}
-    assert in_readme == options
+    assert in_page == options
 
 
 def test_the_function_is_named_after_the_handler_file_or_module() -> None:
@@ -34,6 +34,7 @@ def test_the_function_is_named_after_the_handler_file_or_module() -> None:
         (["--produce", "5", "--from-file", "x.jsonl"], "choose one source of records"),
         (["--produce", "5", "--poison", "6"], "at most --produce records"),
         (["--lambda-port", "70000"], "is not a port"),
+        (["--record-bytes", "40000000"], "the local mode produces records up to 33,554,432"),
     ],
 )
 def test_contradictory_options_are_refused_before_anything_starts(

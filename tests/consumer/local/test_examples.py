@@ -1,5 +1,6 @@
 """The example handlers take any JSON value `--from-file` can give (an object, a string, a
-number, null, a list), in the payload format each is written for."""
+number, null, a list), tombstones and headers without a value, in the payload format each
+is written for."""
 
 from __future__ import annotations
 
@@ -58,3 +59,27 @@ def test_the_value_example_takes_the_value_itself(
     event = json.loads(encoder.assemble("t", 0, [encoder.encode_record(record)]))
     assert handler(event, SimpleNamespace(function_name="value_handler")) is None
     assert f"value_handler: first value {shown}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("example", "encoder", "answer"),
+    [
+        ("native_handler.py", NativeEncoder("localhost:9092"), {"batchItemFailures": []}),
+        ("legacy_handler.py", LegacyEncoder(), {"processed": 1}),
+    ],
+)
+def test_an_example_takes_a_tombstone_with_a_header_without_a_value(
+    example: str,
+    encoder: NativeEncoder | LegacyEncoder,
+    answer: dict[str, object],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    handler = load_handler(f"{REPO / 'examples' / example}:handler")
+    headers = [("trace", b"abc"), ("empty", None)]
+    record = ConsumerRecord("t", 0, 5, 0, 0, b"k", None, None, 1, -1, headers)
+    event = json.loads(encoder.assemble("t", 0, [encoder.encode_record(record)]))
+    context = SimpleNamespace(function_name=example.removesuffix(".py"))
+    assert handler(event, context) == answer
+    assert "first record t-0@5, key 'k', value null, headers ['empty', 'trace']" in (
+        capsys.readouterr().out
+    )

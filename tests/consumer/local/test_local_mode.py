@@ -20,9 +20,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from consumer.errors import ConfigurationError
+from consumer.local.tansu import TansuBroker
 from consumer.settings import load_settings
 from tests.support.bridge_harness import REPO
 from tests.support.kafka_fixtures import KafkaUnderTest
+from tests.support.kafka_records import KafkaTestClient, TestRecord
 
 RUN_TIMEOUT_S = 180
 
@@ -287,16 +289,184 @@ async def test_records_from_a_file_reach_the_legacy_example_as_its_print_shows(
     assert "PAYLOAD_FORMAT=legacy" in finished.out
 
 
+# A handler that appends, for every record it takes, what it got as a JSON line to
+# $RECEIVED_FILE: key, headers (decoded; null for one without a value), value size or null.
+DESCRIBING_HANDLER = """
+import base64
+import json
+import os
+import threading
+
+_lock = threading.Lock()
+_received = open(os.environ["RECEIVED_FILE"], "a")
+
+
+def handler(event, context):
+    lines = []
+    for records in event["records"].values():
+        for record in records:
+            value = record.get("value")
+            lines.append(json.dumps({
+                "key": base64.b64decode(record["key"]).decode(),
+                "headers": [
+                    [name, None if data is None else bytes(b % 256 for b in data).decode()]
+                    for header in record["headers"]
+                    for name, data in header.items()
+                ],
+                "value_bytes": None if value is None else len(base64.b64decode(value)),
+            }) + "\\n")
+    with _lock:
+        _received.writelines(lines)
+        _received.flush()
+    return {"batchItemFailures": []}
+"""
+
+
+async def test_file_records_carry_headers_and_tombstones_and_large_values_through_tansu(
+    tmp_path: Path,
+) -> None:
+    """Each kind of record --from-file takes, on the embedded broker: headers (one without a
+    value, a repeated name), a tombstone, a 2 MiB value, and a 7 MiB one, which the broker
+    takes and the bridge dead-letters, as no Lambda invocation can carry it."""
+    (tmp_path / "describing.py").write_text(DESCRIBING_HANDLER)
+    received_file = tmp_path / "received.jsonl"
+    lines = [
+        {"key": "h", "value": {"n": 1}, "headers": {"trace": "abc", "empty": None}},
+        {"key": "r", "value": {"n": 2}, "headers": [{"hop": "1"}, {"hop": "2"}]},
+        {"key": "t", "value": None},
+        {"key": "two", "value": "m" * (2 * 1024 * 1024)},
+        {"key": "seven", "value": "s" * (7 * 1024 * 1024)},
+    ]
+    source = tmp_path / "records.jsonl"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    finished = await run(
+        "--handler",
+        "describing.py:handler",
+        "--from-file",
+        str(source),
+        "--until-drained",
+        cwd=tmp_path,
+        RECEIVED_FILE=str(received_file),
+    )
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    assert finished.out.index("producing 0/5 records") < finished.out.index("produced  5 records")
+    taken = {
+        entry["key"]: entry for entry in map(json.loads, received_file.read_text().splitlines())
+    }
+    assert taken == {
+        "h": {"key": "h", "headers": [["trace", "abc"], ["empty", None]], "value_bytes": 8},
+        "r": {"key": "r", "headers": [["hop", "1"], ["hop", "2"]], "value_bytes": 8},
+        "t": {"key": "t", "headers": [], "value_bytes": None},
+        "two": {"key": "two", "headers": [], "value_bytes": 2 * 1024 * 1024 + 2},
+    }
+    assert (finished.number("delivered"), finished.number("dead-lettered")) == (4, 1)
+    [letter_file] = (tmp_path / "dead-letters").glob("*/*/*.json")
+    letter = json.loads(letter_file.read_text())
+    assert letter["error"]["type"] == "Undeliverable"
+    assert "over the 6291456-byte limit of one invocation" in letter["error"]["message"]
+    assert len(base64.b64decode(letter["record"]["value"])) == 7 * 1024 * 1024 + 2
+
+
+async def test_a_record_too_large_for_an_apache_kafka_broker_names_the_limit_that_applies(
+    tmp_path: Path, kafka: KafkaUnderTest, topic_name: str
+) -> None:
+    source = tmp_path / "records.jsonl"
+    source.write_text(json.dumps({"value": "x" * (2 * 1024 * 1024)}) + "\n")
+
+    finished = await run(
+        "--bootstrap",
+        kafka.bootstrap,
+        "--topic",
+        topic_name,
+        "--from-file",
+        str(source),
+        cwd=tmp_path,
+    )
+
+    assert finished.exit_code == 3, finished.out + finished.err
+    assert finished.err == (
+        f"error: could not produce to {topic_name}: the broker at --bootstrap {kafka.bootstrap} "
+        "refused a record as too large. Apache Kafka takes about 1 MB per record unless the "
+        "broker's message.max.bytes (or the topic's max.message.bytes) is raised; the embedded "
+        "broker (without --bootstrap) takes records up to 33,554,432 bytes\n"
+    )
+
+
+# The record at offset 16 takes two seconds: the group's commits pass offset 11 long before.
+SLOW_TAIL_HANDLER = """
+import time
+
+
+def handler(event, context):
+    for records in event["records"].values():
+        for record in records:
+            if record["offset"] == 16:
+                time.sleep(2)
+    return {"batchItemFailures": []}
+"""
+
+
+async def test_against_a_tansu_broker_the_run_is_drained_only_past_the_last_record(
+    tmp_path: Path,
+) -> None:
+    """Tansu lists a partition's end as one past its last batch's first offset (11 here,
+    for batches at 0-9 and 10-16); a run resumed on records already there used to be
+    "drained" once the commits passed that offset, records early."""
+    broker = TansuBroker(tmp_path / "tansu.log")
+    await broker.start()
+    try:
+        client = KafkaTestClient(broker.bootstrap)
+        await client.create_topic("resumed", partitions=1)
+        for count in (10, 7):  # one producer batch each: a producer sends them together
+            await client.produce("resumed", [TestRecord(b"x", partition=0)] * count)
+        (tmp_path / "slow_tail.py").write_text(SLOW_TAIL_HANDLER)
+
+        finished = await run(
+            "--bootstrap",
+            broker.bootstrap,
+            "--topic",
+            "resumed",
+            "--handler",
+            "slow_tail.py:handler",
+            "--set",
+            "BATCH_SIZE=1",
+            "--set",
+            "COMMIT_INTERVAL_MS=50",
+            "--until-drained",
+            cwd=tmp_path,
+        )
+    finally:
+        broker.stop()
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    assert "topic     resumed: exists, 1 partition\n" in finished.out
+    [*_, last_progress] = re.findall(r"^ +\d+\.\d s .*$", finished.out, re.M)
+    assert re.search(r" 17 done .* lag 0 ", last_progress), last_progress
+
+
 @pytest.mark.parametrize(
-    ("payload_format", "example"), [("legacy", "legacy_handler"), ("value", "value_handler")]
+    ("payload_format", "example", "dead_lettered"),
+    [
+        ("legacy", "legacy_handler", 0),
+        ("value", "value_handler", 1),  # a tombstone is no JSON payload: dead-lettered
+    ],
 )
 async def test_without_handler_the_example_for_the_payload_format_takes_every_value(
-    tmp_path: Path, kafka: KafkaUnderTest, topic_name: str, payload_format: str, example: str
+    tmp_path: Path,
+    kafka: KafkaUnderTest,
+    topic_name: str,
+    payload_format: str,
+    example: str,
+    dead_lettered: int,
 ) -> None:
     """The native example's KeyError: 'records' used to dead-letter every value payload."""
     source = tmp_path / "records.jsonl"
-    values = ["hello", 42, None, {"n": 4}]
-    source.write_text("".join(json.dumps({"value": value}) + "\n" for value in values))
+    lines = [{"value": v} for v in ("hello", 42, [1, None], {"n": 4})] + [
+        {"key": "gone", "value": None}
+    ]
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
     finished = await run(
         "--bootstrap",
@@ -313,7 +483,10 @@ async def test_without_handler_the_example_for_the_payload_format_takes_every_va
 
     assert finished.exit_code == 0, finished.out + finished.err
     assert f"function  {example} = examples/{example}.py:handler" in finished.out
-    assert (finished.number("delivered"), finished.number("dead-lettered")) == (4, 0)
+    assert (finished.number("delivered"), finished.number("dead-lettered")) == (
+        5 - dead_lettered,
+        dead_lettered,
+    )
     assert "handler   raised" not in finished.out
 
 
@@ -393,6 +566,62 @@ async def test_filter_patterns_set_locally_deliver_the_matching_records_and_coun
     assert finished.number("filtered") == len(lines) - len(expected)
     assert re.search(rf"{len(lines)} records done", finished.out), "filtered records are done"
     assert re.search(r"dead-lettered \d+  filtered \d+$", finished.out, re.M), "progress line"
+
+
+async def test_the_local_dead_letters_are_redriven_to_the_fixed_handler_as_the_docs_say(
+    tmp_path: Path, kafka: KafkaUnderTest, topic_name: str
+) -> None:
+    """docs/failures-and-redrive.md's recipe: a local run dead-letters the poison record; a
+    second run serves the fixed handler; redrive, given the DLQ, the function and its
+    endpoint (no Kafka settings), sends the dead letter to it and moves the file aside."""
+    failing = await run(
+        "--bootstrap",
+        kafka.bootstrap,
+        "--topic",
+        topic_name,
+        "--handler",
+        str(REPO / "examples" / "failing_handler.py") + ":handler",
+        "--produce",
+        "50",
+        "--poison",
+        "1",
+        "--set",
+        "MAX_RETRIES=0",
+        "--until-drained",
+        cwd=tmp_path,
+    )
+    assert failing.number("dead-lettered") == 1, failing.out + failing.err
+
+    async with running(
+        "--bootstrap", kafka.bootstrap, "--topic", topic_name, cwd=tmp_path
+    ) as serving:
+        function = await serving.until(r"^function  (\S+) = .* at (http://\S+)$")
+        await serving.until(r"^running ")
+        redrive = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "consumer.redrive",
+            cwd=tmp_path,
+            env=environment(
+                DLQ="file://dead-letters",
+                LAMBDA_FUNCTION_NAME=function.group(1),
+                LAMBDA_ENDPOINT_URL=function.group(2),
+                AWS_REGION="us-east-1",
+                AWS_ACCESS_KEY_ID="local",
+                AWS_SECRET_ACCESS_KEY="local",
+            ),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(redrive.communicate(), RUN_TIMEOUT_S)
+        serving.process.send_signal(signal.SIGINT)
+        served = await serving.finish()
+
+    assert (redrive.returncode, err) == (0, b""), out
+    assert json.loads(out.splitlines()[-1]) == {"summary": True, "delivered": 1, "failed": 0}
+    assert served.exit_code == 0, served.out + served.err
+    assert list((tmp_path / "dead-letters").glob(f"{topic_name}/*/*.json")) == []
+    assert len(list((tmp_path / "dead-letters" / "redriven").glob("*/*/*.json"))) == 1
 
 
 async def test_ctrl_c_mid_run_stops_cleanly_and_leaves_no_child_process(tmp_path: Path) -> None:

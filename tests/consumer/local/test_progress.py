@@ -108,3 +108,31 @@ def test_without_a_terminal_a_plain_line_is_printed_at_most_every_interval() -> 
     lines = out.getvalue().splitlines()
     assert [line.split()[2] for line in lines] == ["1/2,000", "3/2,000"]
     assert "\r" not in out.getvalue()
+
+
+def test_a_status_line_takes_the_live_line_s_place_and_leaves_no_trace_when_cleared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "30")
+    out = io.StringIO()
+    terminal = Terminal(out, live=True)
+    terminal.show_status("producing 10,000/1,000,000 records (keys key-0…key-99)")
+    terminal.clear_progress()
+    terminal.say("produced  1,000,000 records")
+
+    assert out.getvalue() == (
+        "\r\x1b[Kproducing 10,000/1,000,000 re"  # cut to the terminal's width less one
+        "\r\x1b[K"
+        "produced  1,000,000 records\n"
+    )
+
+
+def test_without_a_terminal_the_first_line_after_a_status_line_is_printed_at_once() -> None:
+    out = io.StringIO()
+    terminal = Terminal(out, live=False)
+    terminal.show_status("producing 0/5 records")
+    terminal.show_status("producing 5/5 records")  # within the interval: not printed
+    terminal.clear_progress()
+    terminal.show(progress(done=1))
+
+    assert [line.split()[0] for line in out.getvalue().splitlines()] == ["producing", "3.2"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from consumer.local.sample import (
+    MAX_RECORD_BYTES,
     POISON_MARKER,
     SampleFileError,
     SampleRecord,
@@ -42,14 +43,18 @@ def test_file_lines_become_records_with_their_keys_and_json_values(tmp_path: Pat
         "\n"
         '{"key": 7, "value": "text"}\n'
         '{"value": [1, 2]}\n'
-        '{"key": null, "value": null}\n'
+        '{"key": "t", "value": null}\n'
+        '{"key": "h", "value": 1, "headers": {"trace": "abc", "n": 5, "none": null}}\n'
+        '{"value": 2, "headers": [{"hop": "1"}, {"hop": "2", "via": "x"}]}\n'
     )
 
     assert records_from_file(source) == [
         SampleRecord(b"a", b'{"n": 1}'),
         SampleRecord(b"7", b'"text"'),
         SampleRecord(None, b"[1, 2]"),
-        SampleRecord(None, b"null"),
+        SampleRecord(b"t", None),  # a tombstone
+        SampleRecord(b"h", b"1", (("trace", b"abc"), ("n", b"5"), ("none", None))),
+        SampleRecord(None, b"2", (("hop", b"1"), ("hop", b"2"), ("via", b"x"))),
     ]
 
 
@@ -59,6 +64,10 @@ def test_file_lines_become_records_with_their_keys_and_json_values(tmp_path: Pat
         ('{"key": "a", "value": 1}\n{"key": "b"\n', "line 2: not JSON"),
         ('{"key": "a"}\n', 'line 1: write {"key": …, "value": …}'),
         ("[1, 2]\n", "line 1: write"),
+        ('{"value": 1, "header": {}}\n', """line 1: unknown field 'header'; a line has"""),
+        ('{"value": null}\n', r'line 1: a tombstone \("value": null\) needs a "key"'),
+        ('{"value": 1, "headers": "a=b"}\n', 'line 1: write "headers" as {"name": "value", …}'),
+        ('{"value": 1, "headers": [{"a": "b"}, 3]}\n', 'line 1: write "headers" as'),
     ],
 )
 def test_a_bad_file_line_is_named_with_its_number(
@@ -84,3 +93,23 @@ def test_a_line_that_is_not_utf8_is_named_with_its_number(tmp_path: Path) -> Non
 def test_a_missing_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(SampleFileError, match="No such file"):
         records_from_file(tmp_path / "absent.jsonl")
+
+
+def test_a_record_over_the_local_limit_is_refused_before_anything_is_produced(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "records.jsonl"
+    at_limit = "x" * (MAX_RECORD_BYTES - len("k") - 2)  # its JSON text adds two quotes
+    source.write_text(
+        json.dumps({"key": "k", "value": at_limit})
+        + "\n"
+        + json.dumps({"key": "k", "value": at_limit, "headers": {"h": ""}})
+        + "\n"
+    )
+    with pytest.raises(SampleFileError) as refused:
+        records_from_file(source)
+    assert str(refused.value) == (
+        f"--from-file {source}, line 2: the record is 33,554,433 bytes; the local mode "
+        "produces records up to 33,554,432 bytes (one Lambda invocation takes 6,291,456: the "
+        "bridge dead-letters a larger record as undeliverable)"
+    )
