@@ -176,11 +176,14 @@ class Bridge(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        # With autoscaling, the service starts at the minimum and the count is the scaling
+        # policy's from then on: a later `pulumi up` must not set it back.
+        scaled = infra.autoscaling
         self.service = aws.ecs.Service(
             f"{name}-service",
             cluster=self.cluster.arn,
             task_definition=task_definition.arn,
-            desired_count=infra.desired_count,
+            desired_count=infra.min_tasks if scaled else infra.desired_count,
             launch_type="FARGATE",
             platform_version="LATEST",
             network_configuration={
@@ -197,7 +200,9 @@ class Bridge(pulumi.ComponentResource):
             deployment_maximum_percent=200,
             wait_for_steady_state=True,  # `pulumi up` ends when the tasks run (or rolled back)
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(ignore_changes=["desired_count"] if scaled else [])
+            ),
         )
 
         watched = Watched(

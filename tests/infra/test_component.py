@@ -52,11 +52,14 @@ EXPECTED_RESOURCES = Counter(
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
-        # Monitoring (alarms are on by default; autoscaling is off)
+        # Monitoring (alarms are on by default; autoscaling, off by default, adds two)
         "aws:cloudwatch/dashboard:Dashboard": 1,
         "aws:sns/topic:Topic": 1,
         "aws:cloudwatch/metricAlarm:MetricAlarm": 5,
     }
+)
+SCALING_RESOURCES = Counter(
+    {"aws:appautoscaling/target:Target": 1, "aws:appautoscaling/policy:Policy": 1}
 )
 DEAD_LETTER_BUCKET_TYPES = {
     "aws:s3/bucket:Bucket",
@@ -87,7 +90,10 @@ def _expected(case: str, key: str) -> object:
 @pytest.mark.parametrize("case", CASES)
 def test_the_stack_declares_the_bridges_resources_all_inside_the_component(case: str) -> None:
     deployment = _deployment(case)
-    assert Counter(r.type for r in deployment.resources) == EXPECTED_RESOURCES
+    expected = EXPECTED_RESOURCES.copy()
+    if _expected(case, "autoscaling"):
+        expected.update(SCALING_RESOURCES)
+    assert Counter(r.type for r in deployment.resources) == expected
     component = deployment.one("kafka-to-lambda:index:Bridge")
     assert component.name == f"kafka-to-lambda-{'test' if case == 'minimal' else case}"
     for resource in deployment.resources:
@@ -100,7 +106,8 @@ def test_the_service_runs_the_configured_task_count_and_rolls_back_a_failed_depl
     case: str,
 ) -> None:
     service = _deployment(case).one("aws:ecs/service:Service").inputs
-    assert service["desiredCount"] == _expected(case, "desiredCount")
+    autoscaled = _expected(case, "autoscaling")
+    assert service["desiredCount"] == _expected(case, "minTasks" if autoscaled else "desiredCount")
     assert service["launchType"] == "FARGATE"
     assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     assert service["waitForSteadyState"] is True
@@ -109,9 +116,17 @@ def test_the_service_runs_the_configured_task_count_and_rolls_back_a_failed_depl
     assert network["assignPublicIp"] is True
 
 
-def test_prod_runs_one_task_per_partition_and_staging_one() -> None:
-    assert _deployment("prod").one("aws:ecs/service:Service").inputs["desiredCount"] == 20
-    assert _deployment("staging").one("aws:ecs/service:Service").inputs["desiredCount"] == 1
+def test_prod_scales_on_lag_from_two_tasks_and_staging_runs_one() -> None:
+    prod = _deployment("prod")
+    service = prod.one("aws:ecs/service:Service")
+    assert service.inputs["desiredCount"] == 2
+    # The scaling policy owns the count: `pulumi up` does not set it back to 2.
+    assert service.ignore_changes == ("desiredCount",)
+    target = prod.one("aws:appautoscaling/target:Target").inputs
+    assert (target["minCapacity"], target["maxCapacity"]) == (2, 20)
+    staging = _deployment("staging").one("aws:ecs/service:Service")
+    assert (staging.inputs["desiredCount"], staging.ignore_changes) == (1, ())
+    assert not _deployment("staging").of_type("aws:appautoscaling/target:Target")
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -26,6 +26,9 @@ from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from infra.settings import StackSettings
+from tests.support.stack_files import read_stack_file
+
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["name"]
 ACCOUNT_ID = "123456789012"
@@ -52,16 +55,9 @@ MINIMAL_CONFIG: dict[str, object] = {
 
 
 def stack_file_config(stack: str) -> dict[str, object]:
-    """The project keys of `Pulumi.<stack>.yaml`, without their namespace."""
-    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
-    prefix = f"{PROJECT}:"
-    return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
-
-
-def stack_file_region(stack: str) -> str:
-    region = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]["aws:region"]
-    assert isinstance(region, str)
-    return region
+    """The plain project keys of `Pulumi.<stack>.yaml`, without their namespace, typed as
+    Pulumi.yaml declares them (its `secure:` secrets left out)."""
+    return read_stack_file(stack).values
 
 
 @dataclass
@@ -72,6 +68,7 @@ class Registration:
     retain_on_delete: bool = False
     protect: bool = False
     parent: str = ""
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -236,6 +233,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     retain_on_delete=request.retainOnDelete,
                     protect=request.protect,
                     parent=request.parent,
+                    ignore_changes=tuple(request.ignoreChanges),
                 )
             )
         return response
@@ -257,9 +255,10 @@ def run_program(
     has_default_vpc: bool = True,
     password: str | None = TEST_PASSWORD,
     secrets: Mapping[str, str] | None = None,
+    program: Callable[[], object] | None = None,
 ) -> Deployment:
-    """Runs __main__.py with the project keys in `config`, and `secrets` (key → value) set as
-    `pulumi config set --secret` would; never raises (see `.error`)."""
+    """Runs __main__.py (or `program`) with the project keys in `config`, and `secrets` (key →
+    value) set as `pulumi config set --secret` would; never raises (see `.error`)."""
     values = {f"{PROJECT}:{key}": _config_text(value) for key, value in config.items()}
     all_secrets = {
         **({"kafkaPassword": password} if password is not None else {}),
@@ -281,7 +280,9 @@ def run_program(
         pulumi.runtime.reset_options(project=PROJECT, stack=stack)
         pulumi.runtime.set_all_config(values, secret_keys)
         pulumi.runtime.set_mocks(fake, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-        error = _run(lambda: runpy.run_path(str(REPO / "__main__.py"), run_name="__program__"))
+        error = _run(
+            program or (lambda: runpy.run_path(str(REPO / "__main__.py"), run_name="__program__"))
+        )
         outputs = {} if error is not None else _stack_outputs()
     finally:
         pulumi.runtime.set_all_config({}, [])
@@ -329,10 +330,32 @@ def deploy(config: Mapping[str, object], **options: Any) -> Deployment:
     return deployment
 
 
-def deploy_stack_file(stack: str) -> Deployment:
-    """The program with `Pulumi.<stack>.yaml` as it is, plus the operator's values it lacks."""
-    config = {**OPERATOR_VALUES, **stack_file_config(stack)}
-    return deploy(config, stack=stack, region=stack_file_region(stack))
+def deploy_stack_file(stack: str, text: str | None = None) -> Deployment:
+    """The program with `Pulumi.<stack>.yaml` as it is (or `text`, a version of it), plus the
+    operator's values it lacks; its encrypted secrets are set with stand-in values."""
+    config, options = stack_file_arguments(stack, text)
+    return deploy(config, **options)
+
+
+def stack_file_arguments(
+    stack: str, text: str | None = None
+) -> tuple[dict[str, object], dict[str, Any]]:
+    """`run_program`'s config and options for a stack file."""
+    found = read_stack_file(stack, text)
+    secrets = {key: f"decrypted {key}" for key in found.secure if key != "kafkaPassword"}
+    options: dict[str, Any] = {"stack": stack, "region": found.region, "secrets": secrets}
+    return {**OPERATOR_VALUES, **found.values}, options
+
+
+def load_stack_settings(config: Mapping[str, object], **options: Any) -> StackSettings:
+    """The program's StackSettings for `config`, read as in a run of the program."""
+    loaded: list[StackSettings] = []
+    deployment = run_program(
+        config, **options, program=lambda: loaded.append(StackSettings.from_config())
+    )
+    if deployment.error is not None:
+        raise deployment.error
+    return loaded[0]
 
 
 def plaintext_strings(value: Any) -> Iterator[str]:
