@@ -39,6 +39,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from consumer.batch_windows import BatchWindows
 from consumer.bridge_status import BridgeStatus
+from consumer.broker_outages import BrokerOutages
 from consumer.counters import Counters
 from consumer.dead_letters import DeadLetterSink, open_dead_letters
 from consumer.delivery import Delivery
@@ -114,6 +115,7 @@ class Bridge:
         self._fatal: BridgeError | None = None
         self._interrupted = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
+        self._outages = BrokerOutages()  # aiokafka's connection errors, summarized
         self.ready = asyncio.Event()  # set once the first fetch has returned
         self._status = BridgeStatus(
             settings,
@@ -155,6 +157,7 @@ class Bridge:
 
     async def run(self, stop: asyncio.Event) -> None:
         async with AsyncExitStack() as resources:
+            resources.enter_context(self._outages.installed())
             await self._invoker.check_invokable()
             await probe_brokers(self._settings)
             self._schemas = await open_schema_decoding(self._settings, resources)
@@ -368,6 +371,9 @@ class Bridge:
         while True:
             await asyncio.sleep(interval_s)
             await self._commit(self._lanes)
+            heard_at = self._status.heard_from_brokers_at()
+            if heard_at is not None:
+                self._outages.heard_from_brokers(heard_at)
 
     async def _commit(self, partitions: Collection[TopicPartition]) -> None:
         offsets = {}

@@ -92,6 +92,16 @@ class BridgeStatus:
                 high_waters[partition] = mark
         return high_waters
 
+    def heard_from_brokers_at(self) -> float | None:
+        """When a fetch response last came for a partition the bridge owns (wall-clock
+        seconds), whether or not it brought records; None before the first."""
+        consumer = self.consumer
+        if consumer is None:
+            return None
+        stamps = [consumer.last_poll_timestamp(tp) for tp in consumer.assignment()]
+        known = [stamp for stamp in stamps if stamp is not None]
+        return max(known) / 1000 if known else None
+
     def lags(self) -> list[int]:
         """Records behind per owned partition: high-water mark minus committed offset."""
         lags = []
