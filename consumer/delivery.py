@@ -49,6 +49,7 @@ class Delivery:
         self._mode = settings.failure_mode
         self.limit = AdaptiveLimit(settings.max_in_flight_total)
         self._backoff = settings.retry_backoff
+        self._function_error_backoff = settings.function_error_backoff
 
     async def deliver(self, batch: Batch) -> None:
         if batch.undeliverable is not None:
@@ -68,8 +69,12 @@ class Delivery:
     ) -> None:
         """Delivers records `todo` (indexes into the batch) as one payload, retrying.
 
-        `first_attempt_at` and `earlier_invocations` carry what the records went through
-        before a bisection split them off, for the dead letter's account of it.
+        Function errors are retried `allowed_failures` times and, counted from
+        `first_attempt_at`, for RETRY_FUNCTION_ERRORS_FOR_SECONDS, before the records are
+        split or dead-lettered: a burst of errors passes without a dead letter. The halves of
+        a bisection inherit `first_attempt_at`, so they have no second window.
+        `earlier_invocations` is the records' count of invocations before a split, for the
+        dead letter's account of them.
         """
         invocations = earlier_invocations
         transient = failures = 0
@@ -95,6 +100,9 @@ class Delivery:
                 self._counters.function_errors += 1
             elif result.outcome in (Outcome.THROTTLED, Outcome.RETRYABLE):
                 transient += 1
+                self._counters.retries += 1
+                await asyncio.sleep(self._backoff.delay_s(transient + failures))
+                continue
             elif result.outcome is Outcome.FUNCTION_ERROR:
                 failures += 1
                 self._counters.function_errors += 1
@@ -104,15 +112,21 @@ class Delivery:
                     f"{result.error_type}: {result.error_message}. Check LAMBDA_FUNCTION_NAME "
                     "and the task role's lambda:InvokeFunction permission."
                 )
+            # The function failed (all of `todo`, or these records of it).
             if failures > allowed_failures and self._mode is OnFailure.DLQ:
-                await self._isolate_or_dead_letter(
-                    batch, todo, result, invocations, first_attempt_at
-                )
-                return
-            if failures > allowed_failures and is_power_of_two(failures - allowed_failures):
+                if self._retried_long_enough(first_attempt_at):
+                    await self._isolate_or_dead_letter(
+                        batch, todo, result, invocations, first_attempt_at
+                    )
+                    return
+            elif failures > allowed_failures and is_power_of_two(failures - allowed_failures):
                 self._log_stall(batch, todo, result.error_type, failures)
             self._counters.retries += 1
-            await asyncio.sleep(self._backoff.delay_s(transient + failures))
+            await asyncio.sleep(self._function_error_backoff.delay_s(failures))
+
+    def _retried_long_enough(self, first_attempt_at: float) -> bool:
+        window_s = self._settings.retry_function_errors_for_seconds
+        return time.time() - first_attempt_at >= window_s
 
     def _record_end_to_end(self, batch: Batch, sent: list[int], failing: list[int]) -> None:
         now_ms = time.time() * 1000

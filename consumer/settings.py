@@ -445,6 +445,26 @@ class BridgeSettings(BaseModel):
     retry_backoff_max_ms: int = setting(
         20_000, ge=1, doc="Longest retry delay.", stack="retryBackoffMaxMs"
     )
+    retry_function_errors_for_seconds: int = setting(
+        300,
+        ge=0,
+        le=86_400,
+        doc=(
+            "How long a batch the function fails is retried (and at least `MAX_RETRIES` "
+            "times) before it is split and what still fails is dead-lettered: a burst of "
+            "errors shorter than this dead-letters nothing."
+        ),
+        stack="retryFunctionErrorsForSeconds",
+    )
+    function_error_backoff_max_ms: int = setting(
+        2_000,
+        ge=1,
+        doc=(
+            "Longest delay between retries of a batch the function failed: a function that "
+            "heals gets its records this soon."
+        ),
+        stack="functionErrorBackoffMaxMs",
+    )
     shutdown_timeout_seconds: float = setting(
         30.0,
         ge=0,
@@ -682,6 +702,11 @@ class BridgeSettings(BaseModel):
                 "retry_backoff_max_ms",
                 "RETRY_BACKOFF_MAX_MS must be at least RETRY_BACKOFF_BASE_MS",
             )
+        if self.function_error_backoff_max_ms < self.retry_backoff_base_ms:
+            raise SettingRuleError(
+                "function_error_backoff_max_ms",
+                "FUNCTION_ERROR_BACKOFF_MAX_MS must be at least RETRY_BACKOFF_BASE_MS",
+            )
         return self
 
     def _check_schema_registry(self) -> None:
@@ -745,6 +770,13 @@ class BridgeSettings(BaseModel):
     def retry_backoff(self) -> Backoff:
         """The one retry policy, as RETRY_BACKOFF_BASE_MS and RETRY_BACKOFF_MAX_MS set it."""
         return Backoff(self.retry_backoff_base_ms / 1000, self.retry_backoff_max_ms / 1000)
+
+    @property
+    def function_error_backoff(self) -> Backoff:
+        """The same policy for the function's own errors, capped lower: a function that
+        failed for a while is tried again soon after it heals."""
+        cap_ms = min(self.retry_backoff_max_ms, self.function_error_backoff_max_ms)
+        return Backoff(self.retry_backoff_base_ms / 1000, cap_ms / 1000)
 
     @property
     def decodes_schemas(self) -> bool:

@@ -27,7 +27,12 @@ OWNED = {
 SETTING_NAMES = frozenset(env_name(field) for field in BridgeSettings.model_fields)
 # The progress line tells the story: only warnings are logged, and metrics lines (the same
 # numbers, for CloudWatch) come once an hour rather than over the live line every minute.
-LOCAL_DEFAULTS = {"LOG_LEVEL": "WARNING", "METRICS_INTERVAL_SECONDS": "3600"}
+LOCAL_DEFAULTS = {
+    "LOG_LEVEL": "WARNING",
+    "METRICS_INTERVAL_SECONDS": "3600",
+    # A handler that fails shows its dead letter at once, not after production's minutes.
+    "RETRY_FUNCTION_ERRORS_FOR_SECONDS": "0",
+}
 
 
 class SettingFlagError(ValueError):

@@ -559,6 +559,7 @@ async def test_redrive_decodes_the_dead_letters_bytes_again_for_the_fixed_functi
         schema_record_format="JSON",
         dlq=f"file://{tmp_path}",
         max_retries=0,
+        retry_function_errors_for_seconds=0,
         batch_size=1,
     )
     await run_bridge_until(env, lambda bridge: bridge.counters.dead_lettered == len(produced))

@@ -87,6 +87,8 @@ def test_topics_are_required_as_names_or_as_a_pattern_and_not_both() -> None:
         ({"KAFKA_GROUP_ID": " "}, "KAFKA_GROUP_ID: must not be empty"),
         ({"LAMBDA_FUNCTION_NAME": ""}, "LAMBDA_FUNCTION_NAME: must not be empty"),
         ({"RETRY_BACKOFF_MAX_MS": "5"}, "RETRY_BACKOFF_MAX_MS must be at least"),
+        ({"FUNCTION_ERROR_BACKOFF_MAX_MS": "5"}, "FUNCTION_ERROR_BACKOFF_MAX_MS must be at"),
+        ({"RETRY_FUNCTION_ERRORS_FOR_SECONDS": "-1"}, "RETRY_FUNCTION_ERRORS_FOR_SECONDS"),
         ({"REVOKE_TIMEOUT_MS": "60000"}, "REVOKE_TIMEOUT_MS=60000 must be below"),
         (
             {"REVOKE_TIMEOUT_MS": "5000", "KAFKA_PROPERTIES": '{"rebalance_timeout_ms": 4000}'},

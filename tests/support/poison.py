@@ -15,7 +15,12 @@ from tests.support.moto_fixtures import MotoServer
 
 POISON = b'{"variant": "poison"}'
 # One retry, and short waits: the tests are about where records go, not about patience.
-FAST_RETRIES = {"max_retries": 1, "retry_backoff_base_ms": 1, "retry_backoff_max_ms": 20}
+FAST_RETRIES = {
+    "max_retries": 1,
+    "retry_backoff_base_ms": 1,
+    "retry_backoff_max_ms": 20,
+    "retry_function_errors_for_seconds": 0,  # dead-letter after the retries, not minutes
+}
 
 
 def carries_poison(event: Any) -> bool:

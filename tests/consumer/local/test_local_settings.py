@@ -45,6 +45,13 @@ def test_the_local_defaults_quiet_the_logs_and_keep_dead_letters_in_a_directory(
     assert settings.aws_region == "us-east-1"
 
 
+def test_a_failing_handler_is_dead_lettered_after_its_retries_unless_asked_to_wait() -> None:
+    """Production retries function errors for minutes; a local run shows the dead letter now."""
+    assert load_settings(mapping(environ={}, flags={})).retry_function_errors_for_seconds == 0
+    asked = mapping(environ={}, flags={"RETRY_FUNCTION_ERRORS_FOR_SECONDS": "300"})
+    assert load_settings(asked).retry_function_errors_for_seconds == 300
+
+
 def test_a_dlq_the_user_set_replaces_the_local_directory() -> None:
     settings = load_settings(mapping(environ={"DLQ": "s3://bucket/dead/"}, flags={}))
     assert settings.dlq == "s3://bucket/dead/"
