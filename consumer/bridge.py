@@ -42,7 +42,7 @@ from consumer.bridge_status import BridgeStatus
 from consumer.broker_outages import BrokerOutages
 from consumer.counters import Counters
 from consumer.dead_letters import DeadLetterSink, open_dead_letters
-from consumer.delivery import Delivery
+from consumer.delivery import Delivery, LetGo
 from consumer.errors import BridgeError
 from consumer.health import beat
 from consumer.invoker import LambdaInvoker
@@ -65,6 +65,11 @@ from consumer.settings import BridgeSettings
 log = logging.getLogger("consumer.bridge")
 
 _FETCH_WAIT_MS = 500
+# Lambda ends an invocation at the function's timeout; its answer may take a little longer
+# to arrive. A revoke waits for invocations in flight this much beyond that timeout.
+INVOCATION_END_MARGIN_S = 5.0
+# The group's rebalance timeout leaves this much beyond the revoke's wait to rejoin.
+REJOIN_MARGIN_MS = 10_000
 
 
 class Bridge:
@@ -116,6 +121,9 @@ class Bridge:
         self._interrupted = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._outages = BrokerOutages()  # aiokafka's connection errors, summarized
+        # How long a revoke waits for its partitions' invocations in flight: until none can
+        # still be running at Lambda, once the function's timeout is known (see run()).
+        self.revoke_wait_s = settings.revoke_timeout_ms / 1000
         self.ready = asyncio.Event()  # set once the first fetch has returned
         self._status = BridgeStatus(
             settings,
@@ -159,15 +167,49 @@ class Bridge:
         async with AsyncExitStack() as resources:
             resources.enter_context(self._outages.installed())
             await self._invoker.check_invokable()
+            await self._size_the_revoke_wait()
             await probe_brokers(self._settings)
             self._schemas = await open_schema_decoding(self._settings, resources)
             self._delivery.dead_letters = await open_dead_letters(self._settings, resources)
             await self._consume(stop)
         log.info("stopped", extra={"fields": {"counters": vars(self.counters)}})
 
+    async def _size_the_revoke_wait(self) -> None:
+        """A revoke waits for invocations in flight until Lambda has ended them (the
+        function's timeout and a margin), so the partition's next owner never invokes a key
+        while this bridge's invocation of it still runs. Without the timeout, REVOKE_TIMEOUT_MS."""
+        timeout_s, why_not = await self._invoker.function_timeout_s()
+        if timeout_s is None:
+            log.warning(
+                "could not read the function's timeout; a rebalance waits REVOKE_TIMEOUT_MS "
+                "for invocations in flight, and one still running after that may overlap with "
+                "its partition's next owner (grant lambda:GetFunctionConfiguration)",
+                extra={"fields": {"error": why_not, "revoke_wait_s": self.revoke_wait_s}},
+            )
+            return
+        self.revoke_wait_s = timeout_s + INVOCATION_END_MARGIN_S
+
+    def _consumer_arguments(self) -> dict[str, Any]:
+        """The consumer's arguments, with a rebalance timeout the revoke's wait fits in."""
+        arguments = consumer_arguments(self._settings)
+        needed_ms = int(self.revoke_wait_s * 1000) + REJOIN_MARGIN_MS
+        if arguments["rebalance_timeout_ms"] < needed_ms:
+            log.info(
+                "the group's rebalance timeout is raised so the wait for invocations in flight "
+                "fits in it",
+                extra={
+                    "fields": {
+                        "rebalance_timeout_ms": needed_ms,
+                        "configured_ms": arguments["rebalance_timeout_ms"],
+                    }
+                },
+            )
+            arguments["rebalance_timeout_ms"] = needed_ms
+        return arguments
+
     async def _consume(self, stop: asyncio.Event) -> None:
         settings = self._settings
-        consumer = AIOKafkaConsumer(**consumer_arguments(settings))
+        consumer = AIOKafkaConsumer(**self._consumer_arguments())
         self._consumer = self._status.consumer = consumer
         background: list[asyncio.Task[None]] = []  # committer, metrics, heartbeat: to the end
         try:
@@ -353,6 +395,8 @@ class Bridge:
     async def _deliver(self, partition: TopicPartition, lane: Lane, batch: Batch) -> None:
         try:
             await self._delivery.deliver(batch)
+        except LetGo:
+            return  # revoked: nothing is marked done; the partition's next owner delivers it
         except asyncio.CancelledError:
             raise  # revoked or shutting down: nothing is marked done, so nothing is committed
         except BridgeError as fatal:
@@ -442,7 +486,9 @@ class Bridge:
             return
         started = time.monotonic()
         self._closing.update(owned)
-        await self._drain(self._settings.revoke_timeout_ms / 1000, owned)
+        for partition in owned:  # no new invocation; a retry in backoff gives up now
+            self._delivery.let_go(partition.topic, partition.partition)
+        await self._drain(self.revoke_wait_s, owned)
         await self._commit(owned)
         await self._cancel(owned)
         for partition in owned:
@@ -464,6 +510,7 @@ class Bridge:
     async def assign(self, partitions: Collection[TopicPartition]) -> None:
         settings = self._settings
         for partition in partitions:
+            self._delivery.take_back(partition.topic, partition.partition)
             self._lanes[partition] = Lane(
                 topic=partition.topic,
                 partition=partition.partition,

@@ -2,7 +2,10 @@
 
 `deliver(batch)` returns once every record of the batch was either delivered (the function
 returned without error for it) or dead-lettered (durably written with its error) — the two
-ways a record is done. Until then it keeps trying; it raises only for a fatal invoke error.
+ways a record is done. Until then it keeps trying; it raises only for a fatal invoke error,
+or `LetGo` once the bridge lets the batch's partition go (`let_go`): from then on no
+invocation of it starts, retries included, and a retry waiting out its backoff gives up at
+once; the records are not done, and their partition's next owner delivers them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ from consumer.records import Batch, RecordEncoder, as_fetched
 from consumer.settings import BridgeSettings, OnFailure
 
 log = logging.getLogger("consumer.delivery")
+
+
+class LetGo(Exception):
+    """The batch's partition is being let go: nothing more is invoked for it."""
 
 
 def is_power_of_two(n: int) -> bool:
@@ -50,6 +57,16 @@ class Delivery:
         self.limit = AdaptiveLimit(settings.max_in_flight_total)
         self._backoff = settings.retry_backoff
         self._function_error_backoff = settings.function_error_backoff
+        # (topic, partition) → set once it is being let go; waited on by backoff sleeps.
+        self._letting_go: dict[tuple[str, int], asyncio.Event] = {}
+
+    def let_go(self, topic: str, partition: int) -> None:
+        """No more invocations for the partition's batches; their backoff sleeps end now."""
+        self._letting_go.setdefault((topic, partition), asyncio.Event()).set()
+
+    def take_back(self, topic: str, partition: int) -> None:
+        """The partition is this bridge's again (assigned anew): its batches may invoke."""
+        self._letting_go.pop((topic, partition), None)
 
     async def deliver(self, batch: Batch) -> None:
         if batch.undeliverable is not None:
@@ -83,6 +100,7 @@ class Delivery:
                 todo = await self._dead_letter_expired(batch, todo, invocations, first_attempt_at)
                 if not todo:
                     return
+            self._check_kept(batch)
             result = await self._invoke(batch, todo)
             invocations += 1
             if result.outcome is Outcome.DELIVERED:
@@ -101,7 +119,7 @@ class Delivery:
             elif result.outcome in (Outcome.THROTTLED, Outcome.RETRYABLE):
                 transient += 1
                 self._counters.retries += 1
-                await asyncio.sleep(self._backoff.delay_s(transient + failures))
+                await self._back_off(batch, self._backoff.delay_s(transient + failures))
                 continue
             elif result.outcome is Outcome.FUNCTION_ERROR:
                 failures += 1
@@ -122,7 +140,21 @@ class Delivery:
             elif failures > allowed_failures and is_power_of_two(failures - allowed_failures):
                 self._log_stall(batch, todo, result.error_type, failures)
             self._counters.retries += 1
-            await asyncio.sleep(self._function_error_backoff.delay_s(failures))
+            await self._back_off(batch, self._function_error_backoff.delay_s(failures))
+
+    def _check_kept(self, batch: Batch) -> None:
+        gone = self._letting_go.get((batch.topic, batch.partition))
+        if gone is not None and gone.is_set():
+            raise LetGo()
+
+    async def _back_off(self, batch: Batch, delay_s: float) -> None:
+        """Sleeps `delay_s`, or raises LetGo as soon as the partition is let go."""
+        gone = self._letting_go.setdefault((batch.topic, batch.partition), asyncio.Event())
+        try:
+            await asyncio.wait_for(gone.wait(), delay_s)
+        except TimeoutError:
+            return
+        raise LetGo()
 
     def _retried_long_enough(self, first_attempt_at: float) -> bool:
         window_s = self._settings.retry_function_errors_for_seconds

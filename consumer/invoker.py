@@ -163,6 +163,17 @@ class LambdaInvoker:
             Outcome.DELIVERED, latency_s, failed_item_ids=parse_batch_item_failures(body)
         )
 
+    async def function_timeout_s(self) -> tuple[float | None, str | None]:
+        """The function's own timeout (GetFunctionConfiguration), or None and why not."""
+        try:
+            configuration = await self._client.get_function_configuration(**self._target)
+        except ClientError as error:
+            found = error.response.get("Error", {})
+            return None, f"{found.get('Code', '')}: {found.get('Message', '')}"
+        except (TimeoutError, BotoCoreError, aiohttp.ClientError, OSError) as error:
+            return None, f"{type(error).__name__}: {error}"
+        return float(configuration["Timeout"]), None
+
     async def check_invokable(self) -> None:
         """A DryRun invoke: proves the function exists and this identity may invoke it."""
         name = self._settings.lambda_function_name

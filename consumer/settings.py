@@ -479,7 +479,8 @@ class BridgeSettings(BaseModel):
         10_000,
         ge=0,
         doc=(
-            "Drain time for revoked partitions during a rebalance; below the rebalance timeout "
+            "Drain time for revoked partitions during a rebalance when the function's timeout "
+            "cannot be read (otherwise that timeout and 5 s); below the rebalance timeout "
             "(60 s unless `rebalance_timeout_ms` is in KAFKA_PROPERTIES)."
         ),
         stack="revokeTimeoutMs",

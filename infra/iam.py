@@ -148,7 +148,14 @@ def task_policy(
             "Effect": "Allow",
             "Action": "lambda:InvokeFunction",
             "Resource": [function_arn, f"{function_arn}:*"],  # the function, its versions/aliases
-        }
+        },
+        {
+            # Its timeout: a rebalance waits that long for invocations in flight.
+            "Sid": "ReadFunctionTimeout",
+            "Effect": "Allow",
+            "Action": "lambda:GetFunctionConfiguration",
+            "Resource": [function_arn, f"{function_arn}:*"],
+        },
     ]
     if dead_letter_objects_arn is not None:
         statements.append(

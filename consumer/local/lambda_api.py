@@ -1,4 +1,5 @@
-"""Lambda's Invoke REST API over aiohttp: POST /2015-03-31/functions/{FunctionName}/invocations.
+"""Lambda's Invoke REST API over aiohttp: POST /2015-03-31/functions/{FunctionName}/invocations,
+and GetFunctionConfiguration (GET …/{FunctionName}/configuration) for the function's timeout.
 
 Answers are shaped as real Lambda's: an error carries its type in the x-amzn-ErrorType header
 and a JSON body with the members of its shape in botocore's lambda model (`Type`, `message` or
@@ -10,6 +11,7 @@ is not an API error: HTTP 200 with X-Amz-Function-Error and the error object as 
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import uuid
@@ -30,6 +32,7 @@ from consumer.local.invocations import (
 )
 
 INVOKE_ROUTE = "/2015-03-31/functions/{function_name}/invocations"
+CONFIGURATION_ROUTE = "/2015-03-31/functions/{function_name}/configuration"
 
 # The FunctionName pattern of the Invoke API reference, with its parts named: a name, a
 # partial ARN (123456789012:function:name) or a full ARN, each with an optional :qualifier.
@@ -71,7 +74,32 @@ class LambdaApi:
     def application(self) -> web.Application:
         app = web.Application()
         app.router.add_post(INVOKE_ROUTE, self._invoke)
+        app.router.add_get(CONFIGURATION_ROUTE, self._configuration)
         return app
+
+    async def _configuration(self, request: web.Request) -> web.Response:
+        """The members of FunctionConfiguration the bridge reads; Timeout in whole seconds,
+        as Lambda has it (a fraction of a second, which only tests set, is rounded up)."""
+        raw_name = request.match_info["function_name"]
+        parsed = _FUNCTION_NAME.fullmatch(raw_name)
+        name = parsed["name"] if parsed else raw_name
+        qualifier = (parsed["qualifier"] if parsed else None) or request.query.get("Qualifier")
+        runtime = self._lookup(name)
+        arn = function_arn(name, qualifier, region=self._region, account_id=self._account_id)
+        if runtime is None or not runtime.resolves(qualifier):
+            return _error_response(
+                404,
+                "ResourceNotFoundException",
+                {"Type": "User", "Message": f"Function not found: {arn}"},
+                str(uuid.uuid4()),
+            )
+        configuration = {
+            "FunctionName": name,
+            "FunctionArn": arn,
+            "Timeout": math.ceil(runtime.spec.timeout_s),
+            "Version": qualifier or LATEST,
+        }
+        return web.json_response(configuration, headers={"x-amzn-RequestId": str(uuid.uuid4())})
 
     async def _invoke(self, request: web.Request) -> web.Response:
         invocation_type = request.headers.get(

@@ -128,3 +128,25 @@ async def test_invocations_name_the_bridge_in_a_fixed_user_agent() -> None:
     assert len(user_agents) == 2
     assert user_agents[0] == user_agents[1]
     assert user_agents[0].startswith(f"{USER_AGENT} "), user_agents[0]
+
+
+async def test_the_function_s_timeout_is_read_or_the_reason_it_is_not_is_given(
+    local_lambda: LocalLambda,
+) -> None:
+    local_lambda.add_function(FunctionSpec("slow", lambda event, context: None, timeout_s=12))
+    common = {
+        "KAFKA_BOOTSTRAP_SERVERS": "unused:9092",
+        "KAFKA_TOPIC": "t",
+        "KAFKA_GROUP_ID": "g",
+        "LAMBDA_ENDPOINT_URL": local_lambda.url,
+        "AWS_REGION": "us-east-1",
+    }
+    found = load_settings({**common, "LAMBDA_FUNCTION_NAME": "slow"})
+    absent = load_settings({**common, "LAMBDA_FUNCTION_NAME": "absent"})
+    async with LambdaInvoker(found) as invoker:
+        assert await invoker.function_timeout_s() == (12.0, None)
+    async with LambdaInvoker(absent) as invoker:
+        timeout_s, why_not = await invoker.function_timeout_s()
+    assert timeout_s is None
+    assert why_not is not None
+    assert why_not.startswith("ResourceNotFoundException: Function not found")

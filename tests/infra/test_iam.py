@@ -100,7 +100,7 @@ def test_the_execution_role_reads_one_parameter_decrypts_with_its_key_pulls_one_
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_the_task_role_invokes_only_the_function_and_writes_only_under_the_dlq_prefix(
+def test_the_task_role_invokes_and_reads_only_the_function_and_writes_only_under_the_dlq(
     case: str,
 ) -> None:
     deployment = _deployment(case)
@@ -111,6 +111,12 @@ def test_the_task_role_invokes_only_the_function_and_writes_only_under_the_dlq_p
             "Sid": "InvokeFunction",
             "Effect": "Allow",
             "Action": "lambda:InvokeFunction",
+            "Resource": [f"{LAMBDA}:{function}", f"{LAMBDA}:{function}:*"],
+        },
+        "ReadFunctionTimeout": {
+            "Sid": "ReadFunctionTimeout",
+            "Effect": "Allow",
+            "Action": "lambda:GetFunctionConfiguration",
             "Resource": [f"{LAMBDA}:{function}", f"{LAMBDA}:{function}:*"],
         },
         "WriteDeadLetters": {
@@ -139,7 +145,7 @@ def test_no_statement_grants_every_resource_but_the_ecr_token_which_has_none(cas
 def test_dead_letters_to_kafka_give_the_task_no_s3_permission_at_all() -> None:
     deployment = deploy({**MINIMAL_CONFIG, "dlq": "kafka://failed-records"})
     statements = _by_sid(deployment.role_policy("-task"))
-    assert set(statements) == {"InvokeFunction"}
+    assert set(statements) == {"InvokeFunction", "ReadFunctionTimeout"}
 
 
 def test_an_existing_dead_letter_bucket_is_writable_only_under_its_prefix() -> None:

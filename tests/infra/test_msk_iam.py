@@ -38,8 +38,8 @@ def _arn(kind: str, name: str = "") -> str:
 
 def test_the_task_role_may_connect_read_the_topic_and_use_the_group_and_nothing_else() -> None:
     statements = _task_statements(MSK_IAM)
-    assert set(statements) == {"InvokeFunction", "WriteDeadLetters", "ConnectToCluster",
-                               "ReadTopics", "UseGroup"}  # fmt: skip
+    assert set(statements) == {"InvokeFunction", "ReadFunctionTimeout", "WriteDeadLetters",
+                               "ConnectToCluster", "ReadTopics", "UseGroup"}  # fmt: skip
     assert statements["ConnectToCluster"]["Action"] == [
         "kafka-cluster:Connect",
         "kafka-cluster:DescribeCluster",

@@ -133,6 +133,7 @@ def test_the_task_role_reads_the_glue_registry_and_its_schemas_and_nothing_else_
     statements = _by_sid(deploy(GLUE).role_policy("-task"))
     assert set(statements) == {
         "InvokeFunction",
+        "ReadFunctionTimeout",
         "WriteDeadLetters",
         "CheckSchemaRegistry",
         "ReadSchemaVersions",

@@ -548,3 +548,16 @@ async def test_record_lists_events_in_order_of_arrival(
             release_first.set()
         await first
     assert local_lambda.record.events("ordered") == [0, 1]
+
+
+async def test_the_function_configuration_gives_its_timeout_in_whole_seconds(
+    local_lambda: LocalLambda, lambda_client: LambdaClientFactory
+) -> None:
+    local_lambda.add_function(FunctionSpec("slow", echo, timeout_s=2.5, qualifiers={"live"}))
+    async with lambda_client() as client:
+        configuration = await client.get_function_configuration(FunctionName="slow")
+        aliased = await client.get_function_configuration(FunctionName="slow", Qualifier="live")
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            await client.get_function_configuration(FunctionName="absent")
+    assert (configuration["FunctionName"], configuration["Timeout"]) == ("slow", 3)
+    assert aliased["FunctionArn"].endswith(":function:slow:live")
