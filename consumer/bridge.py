@@ -70,6 +70,11 @@ _FETCH_WAIT_MS = 500
 INVOCATION_END_MARGIN_S = 5.0
 # The group's rebalance timeout leaves this much beyond the revoke's wait to rejoin.
 REJOIN_MARGIN_MS = 10_000
+# Of SHUTDOWN_TIMEOUT_SECONDS, what the drain leaves for the last commit and leaving the group
+# (half the timeout when that is shorter than twice this).
+STOP_RESERVE_S = 2.0
+# Leaving the group is given at least this long, even when the drain used up the budget.
+LEAVE_AT_LEAST_S = 0.5
 
 
 class Bridge:
@@ -119,6 +124,10 @@ class Bridge:
         self._committed: dict[TopicPartition, int] = {}
         self._fatal: BridgeError | None = None
         self._interrupted = asyncio.Event()
+        # Set with `_interrupted` (monotonic seconds): the whole stop ends by `_stop_deadline`,
+        # and every drain, a rebalance's included, by `_drain_deadline`.
+        self._stop_deadline: float | None = None
+        self._drain_deadline: float | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._outages = BrokerOutages()  # aiokafka's connection errors, summarized
         # How long a revoke waits for its partitions' invocations in flight: until none can
@@ -242,8 +251,19 @@ class Bridge:
                 raise self._fatal
             for partition, lane in self._lanes.items():
                 self._dispatch(partition, lane)  # batches a window was holding go now
-            await self._finish_buffered(settings.shutdown_timeout_seconds)
-            await self._commit(list(self._lanes))
+            assert self._drain_deadline is not None, "set with _interrupted"
+            assert self._stop_deadline is not None, "set with _interrupted"
+            await self._finish_buffered(self._drain_deadline - time.monotonic())
+            try:
+                await asyncio.wait_for(
+                    self._commit(list(self._lanes)),
+                    max(self._stop_deadline - time.monotonic(), LEAVE_AT_LEAST_S),
+                )
+            except TimeoutError:
+                log.warning(
+                    "stopping: the last commit did not answer in time; records after "
+                    "the last one committed will be delivered again"
+                )
             if self._fatal is not None:  # Lambda refused an invocation while draining
                 raise self._fatal
         finally:
@@ -252,16 +272,40 @@ class Bridge:
             await self._cancel_all()
             if background:  # it got as far as consuming: the last period's numbers count
                 self._status.emit_metrics()
-            await consumer.stop()  # leaves the group, so the others take over at once
+            await self._leave_the_group(consumer)
+
+    async def _leave_the_group(self, consumer: AIOKafkaConsumer) -> None:
+        """Stops the consumer, which leaves the group so the others take over at once; within
+        what is left of the stop's budget, as a rebalance in progress could hold it up to the
+        group's rebalance timeout."""
+        if self._stop_deadline is None:  # it never ran: nothing to wait on
+            await consumer.stop()
+            return
+        budget_s = max(self._stop_deadline - time.monotonic(), LEAVE_AT_LEAST_S)
+        try:
+            await asyncio.wait_for(consumer.stop(), budget_s)
+        except TimeoutError:
+            log.warning(
+                "stopped without waiting for the group: a rebalance was in progress; the "
+                "others take this member's partitions once its session times out"
+            )
 
     async def _interrupt_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
         log.info("stopping: delivering what is buffered, then committing")
-        self._interrupted.set()
+        self._interrupt()
 
     def _fail(self, error: BridgeError) -> None:
         if self._fatal is None:
             self._fatal = error
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        if self._interrupted.is_set():
+            return
+        budget_s = self._settings.shutdown_timeout_seconds
+        self._stop_deadline = time.monotonic() + budget_s
+        self._drain_deadline = self._stop_deadline - min(STOP_RESERVE_S, budget_s / 2)
         self._interrupted.set()
 
     # -- fetching -----------------------------------------------------------------------
@@ -462,10 +506,27 @@ class Bridge:
             await asyncio.wait(running, timeout=remaining_s, return_when=asyncio.FIRST_COMPLETED)
 
     async def _drain(self, timeout_s: float, partitions: Collection[TopicPartition]) -> None:
-        """Waits up to `timeout_s` for the in-flight batches of `partitions` to finish."""
+        """Waits up to `timeout_s` for the in-flight batches of `partitions` to finish, and
+        no longer than a stop allows, if the bridge is stopping (or starts to meanwhile)."""
         running = {task for p in partitions for task in self._tasks.get(p, ())}
-        if running:
-            await asyncio.wait(running, timeout=timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while running:
+            until = deadline
+            if self._drain_deadline is not None:
+                until = min(until, self._drain_deadline)
+            remaining_s = until - time.monotonic()
+            if remaining_s <= 0:
+                return
+            # Until the bridge stops, a stop starting meanwhile shortens the wait: wake for it.
+            waited: set[asyncio.Future[Any]] = set(running)
+            if not self._interrupted.is_set():
+                waited.add(asyncio.ensure_future(self._interrupted.wait()))
+            try:
+                await asyncio.wait(waited, timeout=remaining_s, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for future in waited - running:
+                    future.cancel()
+            running = {task for task in running if not task.done()}
 
     async def _cancel(self, partitions: Collection[TopicPartition]) -> None:
         running = [task for p in partitions for task in self._tasks.get(p, ())]
@@ -488,6 +549,11 @@ class Bridge:
         self._closing.update(owned)
         for partition in owned:  # no new invocation; a retry in backoff gives up now
             self._delivery.let_go(partition.topic, partition.partition)
+        in_flight = sum(len(self._tasks.get(p, ())) for p in owned)
+        log.info(
+            "revoking partitions: waiting for their invocations in flight",
+            extra={"fields": {"batches": in_flight, "at_most_s": self.revoke_wait_s}},
+        )
         await self._drain(self.revoke_wait_s, owned)
         await self._commit(owned)
         await self._cancel(owned)

@@ -32,9 +32,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+# aiokafka warns at every heartbeat (twice a second) while its group rebalances, which can
+# last as long as the function's timeout: the bridge says once when a rebalance starts and
+# ends ("revoking partitions", "partitions revoked", "partitions assigned").
+_REBALANCE_HEARTBEAT = "Heartbeat failed for group %s because it is rebalancing"
+
+
+def _not_a_rebalance_heartbeat(record: logging.LogRecord) -> bool:
+    return not (record.name.startswith("aiokafka") and record.msg == _REBALANCE_HEARTBEAT)
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(_not_a_rebalance_heartbeat)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -470,8 +470,8 @@ class BridgeSettings(BaseModel):
         ge=0,
         le=110,
         doc=(
-            "Drain time on SIGTERM before the bridge gives up (on ECS the task's stop timeout "
-            "is 10 s above it)."
+            "The whole stop on SIGTERM: delivering what is buffered, the last commit, leaving "
+            "the group (on ECS the task's stop timeout is 10 s above it)."
         ),
         stack="shutdownTimeoutSeconds",
     )

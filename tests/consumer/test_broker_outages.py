@@ -27,6 +27,7 @@ from tests.support.bridge_harness import (
     wait_for_deliveries,
 )
 from tests.support.kafka_records import KafkaTestClient, TestRecord
+from tests.support.log_lines import LogLines
 
 OUTAGE_S = 20  # the issue's scenario: the broker is away this long
 
@@ -168,43 +169,3 @@ async def test_a_twenty_second_broker_outage_is_a_handful_of_lines_and_loses_not
     loud = [line for line in during if line["level"] in ("WARNING", "ERROR")]
     assert len(loud) <= 6, "\n".join(map(json.dumps, loud))
     assert_all_delivered([*before, *after], sink.delivered)
-
-
-class LogLines:
-    """The bridge's JSON log lines, read as it writes them (metrics lines left out)."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self._process = process
-        self.lines: list[dict[str, Any]] = []
-        self.found: list[dict[str, Any]] = []
-        self._raw: list[str] = []
-
-    async def until(self, message: str, timeout_s: float = 90) -> dict[str, Any]:
-        assert self._process.stdout is not None
-        async with asyncio.timeout(timeout_s):
-            while True:
-                raw = await self._process.stdout.readline()
-                if not raw:
-                    raise AssertionError(f"exited before {message!r}:\n{self.text()}")
-                if (line := self._keep(raw)) is not None and line["message"] == message:
-                    self.found.append(line)
-                    return line
-
-    async def finish(self) -> None:
-        out, _ = await asyncio.wait_for(self._process.communicate(), 60)
-        for raw in out.splitlines():
-            self._keep(raw)
-
-    def _keep(self, raw: bytes) -> dict[str, Any] | None:
-        self._raw.append(raw.decode(errors="replace"))
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            return None
-        if not isinstance(line, dict) or "level" not in line:
-            return None  # an EMF metrics line
-        self.lines.append(line)
-        return line
-
-    def text(self) -> str:
-        return "".join(f"{raw}\n" for raw in self._raw)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
+import signal
+import time
 import uuid
 from collections import defaultdict
 from typing import Any
@@ -21,12 +23,14 @@ from tests.support.bridge_harness import (
     assert_all_delivered,
     assert_key_order,
     bridge_environment,
+    bridge_process,
     running_bridge,
     until,
     wait_for_deliveries,
 )
 from tests.support.kafka_fixtures import KafkaUnderTest
 from tests.support.kafka_records import TestRecord
+from tests.support.log_lines import LogLines
 
 PARTITIONS = 4
 LATENCY_S = 2.5  # each invocation; far above the revoke timeout below
@@ -140,3 +144,56 @@ async def _first_revocation(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
     await until(lambda: bool(logged()), timeout_s=90)
     fields: dict[str, Any] = logged()[0].fields  # type: ignore[attr-defined]
     return fields
+
+
+async def test_a_sigterm_during_a_rebalance_stops_within_the_shutdown_timeout(
+    kafka: KafkaUnderTest, local_lambda: LocalLambda, topic_name: str
+) -> None:
+    """Two bridges share the partitions, each with long invocations in flight, when a third
+    joins: both wait for their invocations before rejoining. A SIGTERM to one of them then
+    must not wait for the group (that is, for the other's invocations) past its budget."""
+    shutdown_s = 3
+    await kafka.create_topic(topic_name, partitions=4)
+    sink = RecordingSink()
+    local_lambda.add_function(FunctionSpec(FUNCTION, sink, latency_s=12.0, timeout_s=15.0))
+    env = bridge_environment(
+        kafka,
+        local_lambda.url,
+        topic_name,
+        f"g-{uuid.uuid4().hex}",
+        shutdown_timeout_seconds=shutdown_s,
+        log_level="INFO",
+    )
+    first = await bridge_process(env)
+    said = LogLines(first)
+    async with running_bridge(env) as second:
+        # The group of two settles before any record exists: no long wait in forming it.
+        await said.until_fields(
+            "partitions assigned", lambda fields: len(fields["partitions"]) == 2
+        )
+        await until(lambda: len(second.bridge.high_waters()) == 2, timeout_s=60)
+        produced = await kafka.produce(
+            topic_name,
+            [TestRecord(key=f"k{i}".encode(), value=b"1", partition=i) for i in range(4)],
+        )
+        await local_lambda.record.wait_until_async(  # one invocation per partition
+            lambda record: record.in_flight(FUNCTION) == len(produced), timeout_s=60
+        )
+        async with running_bridge(env) as third:  # joining: both wait for their invocations
+            revoking = await said.until(
+                "revoking partitions: waiting for their invocations in flight"
+            )
+            assert revoking["at_most_s"] == 20.0  # the function's 15 s timeout and 5 s
+            signalled = time.monotonic()
+            first.send_signal(signal.SIGTERM)
+            await said.finish()
+            took_s = time.monotonic() - signalled
+            await wait_for_deliveries(local_lambda, sink, len(produced), timeout_s=120)
+            await third.stopped(timeout_s=90)
+        await second.stopped(timeout_s=90)
+
+    assert first.returncode == 0, said.text()
+    assert took_s < shutdown_s + 1, said.text()
+    assert_all_delivered(produced, sink.delivered)
+    # aiokafka's warning at each heartbeat of a rebalance (twice a second) is left out.
+    assert not [line for line in said.lines if "because it is rebalancing" in line["message"]]
