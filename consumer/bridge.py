@@ -14,7 +14,13 @@ Invariants:
   invocations overall are in flight (the latter lowered while the function throttles);
 - a partition whose lane holds more than its buffer bounds is paused until it drains;
 - records held for their schemas are in no lane, so no commit reaches them; they reach their
-  lane in fetch order, and nothing fetched after them for their partition goes first.
+  lane in fetch order, and nothing fetched after them for their partition goes first;
+- a partition being revoked starts no invocation, retries included; it is let go once its
+  invocations in flight have ended, waiting up to the function's timeout and a margin, so no
+  key is in two invocations at once across members (a stop that runs out of its budget
+  first is the one exception);
+- the whole stop, from the signal to leaving the group, takes at most
+  `shutdown_timeout_seconds` (and LEAVE_AT_LEAST_S, if the drain used it all).
 """
 
 from __future__ import annotations
