@@ -4,10 +4,10 @@
         --produce 2000 --poison 1 --until-drained
 
 An invocation holding a marked record raises. The bridge retries the batch MAX_RETRIES
-times (and, outside the local mode, for RETRY_FUNCTION_ERRORS_FOR_SECONDS), then splits it in halves (BISECT_ON_ERROR) until the marked record is alone, and
-writes it to the dead letter (`--local-dlq`, default ./dead-letters/<topic>/<partition>/
-<offset>-<writer>.json) with the error; every other record is delivered. Reads the
-`native` format (the default).
+times (and, outside the local mode, for RETRY_FUNCTION_ERRORS_FOR_SECONDS), then splits it
+in halves (BISECT_ON_ERROR) until the marked record is alone, and writes it to the dead
+letter (`--local-dlq`, default ./dead-letters/<topic>/<partition>/<offset>-<writer>.json)
+with the error; every other record is delivered. Reads the `native` format (the default).
 """
 
 from __future__ import annotations
