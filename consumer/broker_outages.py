@@ -38,6 +38,11 @@ CONNECTION_ERRORS: Final = frozenset(
         "Heartbeat send request failed: %s. Will retry.",
         "Failed fetch messages from %s: %s",
         "Failed fetch offsets from %s: %s",
+        # The group coordinator is a broker too: losing it is the same outage.
+        "Error sending %s to node %s [%s] -- marking coordinator dead",
+        "Marking the coordinator dead (node %s)for group %s.",
+        "Heartbeat failed for group %s: coordinator (node %s) is either not started or not valid",
+        "Heartbeat session expired - marking coordinator dead",
     }
 )
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from consumer.local.broker_process import (
     BrokerStartError,
-    free_loopback_port,
+    free_loopback_ports,
     start_broker_process,
     stop_broker_process,
     wait_until_kafka_answers,
@@ -91,11 +91,14 @@ class ApacheKafkaBroker:
     def __init__(self, libs_dir: Path, work_dir: Path) -> None:
         self._libs_dir = libs_dir
         self._work_dir = work_dir
-        self._plain_port = free_loopback_port()
-        self._sasl_port = free_loopback_port()
-        self._mtls_port = free_loopback_port()
-        self._oauth_port = free_loopback_port()
-        self._controller_port = free_loopback_port()
+        # Five listeners: five different ports (two on one port stop the broker starting).
+        (
+            self._plain_port,
+            self._sasl_port,
+            self._mtls_port,
+            self._oauth_port,
+            self._controller_port,
+        ) = free_loopback_ports(5)
         self._tls: BrokerTls = make_broker_tls(work_dir / "tls")
         self._identity_provider = IdentityProvider(work_dir / "oidc")
         self._process: subprocess.Popen[bytes] | None = None
