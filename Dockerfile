@@ -2,15 +2,21 @@
 # The base is pinned by version; the locks in requirements/ are resolved for Python 3.11.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
-# Stage 1: install requirements/consumer.txt, exactly as pinned, into a virtualenv.
+# Stage 1: install requirements/consumer.txt, exactly as pinned, into a virtualenv made
+# without pip: the base's pip installs into it, so it never holds pip or setuptools.
 FROM ${PYTHON_IMAGE} AS dependencies
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY requirements/consumer.txt /tmp/consumer.txt
-RUN python -m venv /opt/bridge && /opt/bridge/bin/pip install --no-deps -r /tmp/consumer.txt
+RUN python -m venv --without-pip /opt/bridge \
+    && python -m pip --python /opt/bridge/bin/python install --no-deps -r /tmp/consumer.txt
 
 # Stage 2: the runtime: that virtualenv and consumer/ (the build context leaves out the rest).
 FROM ${PYTHON_IMAGE}
+# The base's own pip, setuptools (with pkg_resources) and wheel are all its site-packages
+# holds: nothing here runs them, the bridge's virtualenv cannot import them, and image
+# scanners (ECR's scan on push) report their vulnerabilities as the image's.
+RUN rm -rf /usr/local/lib/python3.11/site-packages/* /usr/local/bin/pip* /usr/local/bin/wheel
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PYTHONPATH=/app \

@@ -7,9 +7,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 ON_PATH := $(VENV)/.project-on-path
 
-.PHONY: test lint local kafka-jars schema-registry bench generated
+.PHONY: test lint local kafka-jars schema-registry bench generated image image-check
 
-test: lint kafka-jars schema-registry $(ON_PATH)
+test: lint kafka-jars schema-registry image $(ON_PATH)
 	$(BIN)/pytest
 
 lint: $(INSTALLED)
@@ -33,6 +33,19 @@ kafka-jars: $(INSTALLED)
 # tests/support/apicurio/ once into .cache/apicurio-registry-2.4.2, then started offline.
 schema-registry: $(INSTALLED)
 	$(BIN)/python -m tests.support.schema_registry_server
+
+# The bridge's image, built with podman from the Dockerfile for tests/image/
+# (docs/development.md, "The image check"). As root, once per machine: podman, runc and
+# mmdebstrap from apt-get, and a stand-in for the python base (Docker Hub is out of reach);
+# podman's storage keeps the base and the build's layers. Where podman cannot run (not
+# root, no apt-get) it says so, and the image checks skip with that reason.
+image: $(INSTALLED)
+	$(BIN)/python -m tests.support.container_image
+
+# The image built, then run as the ECS task runs it against the embedded broker and the
+# local Lambda, and checked; with the Dockerfile's checks as text.
+image-check: image
+	$(BIN)/pytest tests/image tests/test_container_image.py
 
 # Benchmarks, never run by CI: the real broker, the local Lambda, the bridge, Benthos (built once
 # into .cache/benthos if Go is here) and two baselines, one table (docs/benchmarks.md).

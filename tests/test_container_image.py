@@ -1,9 +1,9 @@
 """The consumer image holds the consumer and its pinned dependencies, and nothing else.
 
-No Docker engine runs here, so the Dockerfile is checked as text; the code it copies is
-checked to import nothing the image does not install; and the entry points are run with a
-Python that sees only the standard library, consumer/ and the consumer lock's packages —
-the image's view of the world.
+Here the Dockerfile is checked as text; the code it copies is checked to import nothing the
+image does not install; and the entry points are run with a Python that sees only the
+standard library, consumer/ and the consumer lock's packages — the image's view of the
+world. tests/image/ builds the image itself and runs it, where podman can.
 """
 
 from __future__ import annotations
@@ -155,12 +155,41 @@ def test_dockerfile_installs_exactly_the_consumer_lock_and_nothing_else() -> Non
     words = shlex.split(install.split("&&")[-1])
     assert words[words.index("install") :] == ["install", "--no-deps", "-r", destination]
     runtime_runs = " ".join(runtime.arguments("RUN"))
-    assert "pip" not in runtime_runs
-    assert "apt" not in runtime_runs
+    assert not re.search(r"-m pip|\bpip3? |\bapt(-get)? ", runtime_runs), runtime_runs
     assert runtime.arguments("COPY") == [
         f"--from={dependencies.name} /opt/bridge /opt/bridge",
         "consumer/ consumer/",
     ]
+
+
+def test_dockerfile_installs_into_a_virtualenv_made_without_pip_with_the_bases_pip() -> None:
+    _, (dependencies, _) = _dockerfile()
+    (install,) = dependencies.arguments("RUN")
+    make_venv, run_pip = (shlex.split(command) for command in install.split("&&"))
+    assert make_venv == ["python", "-m", "venv", "--without-pip", "/opt/bridge"]
+    assert run_pip[: run_pip.index("install")] == [
+        "python",
+        "-m",
+        "pip",
+        "--python",
+        "/opt/bridge/bin/python",
+    ]
+
+
+def test_dockerfile_removes_the_bases_pip_setuptools_and_wheel_from_the_runtime() -> None:
+    # The python image keeps them in its interpreter's site-packages (and the scripts in
+    # /usr/local/bin); a base of another Python version would leave them if the path lagged.
+    _, stages = _dockerfile()
+    runtime = stages[1]
+    version = re.match(r"python:(\d+\.\d+)\.", runtime.base)
+    assert version, runtime.base
+    removed = shlex.split(runtime.arguments("RUN")[0])
+    assert removed[:2] == ["rm", "-rf"]
+    assert set(removed[2:]) == {
+        f"/usr/local/lib/python{version.group(1)}/site-packages/*",
+        "/usr/local/bin/pip*",
+        "/usr/local/bin/wheel",
+    }
 
 
 def test_dockerfile_runs_the_consumer_as_the_task_definitions_non_root_user() -> None:
