@@ -396,12 +396,14 @@ class LocalRun:
         saying what it waits for and for how long at most."""
         tick_s = _LIVE_TICK_S if self._terminal.live else _PLAIN_TICK_S
         deadline = time.monotonic() + timeout_s
+        first = True  # shown at once, whenever the last line was
         while not running.done():
             left_s = max(0.0, deadline - time.monotonic())
             note = f"stopping: delivering what is buffered, {left_s:.0f} s at most"
             self._terminal.show(
-                self._progress(bridge, local_lambda, produced, started_s, None, note)
+                self._progress(bridge, local_lambda, produced, started_s, None, note), force=first
             )
+            first = False
             await asyncio.wait({running}, timeout=tick_s)
 
     def _say(self, what: str, text: str) -> None:

@@ -672,7 +672,7 @@ async def test_a_drain_that_waits_keeps_saying_so_until_its_time_is_up(tmp_path:
         "--set",
         "ON_FAILURE=stall",
         "--set",
-        "SHUTDOWN_TIMEOUT_SECONDS=6",
+        "SHUTDOWN_TIMEOUT_SECONDS=8",  # 6 s of it to drain, 2 s kept for committing and leaving
         "--set",
         "RETRY_BACKOFF_BASE_MS=10",
         cwd=tmp_path,
