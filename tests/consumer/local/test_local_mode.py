@@ -50,6 +50,16 @@ def handler(event, context):
 """
 
 
+def on_the_test_broker(kafka: KafkaUnderTest, topic: str) -> tuple[str, ...]:
+    """The options that point a run at the suite's broker and a topic of the test's own."""
+    return ("--bootstrap", kafka.bootstrap, "--topic", topic)
+
+
+def example(name: str) -> str:
+    """`--handler` for one of examples/, by an absolute path: a run's directory is its own."""
+    return f"{REPO / 'examples' / name}.py:handler"
+
+
 @dataclass
 class Finished:
     exit_code: int
@@ -184,14 +194,11 @@ async def test_the_failing_example_puts_the_marker_record_in_the_dead_letter_dir
     tmp_path: Path, kafka: KafkaUnderTest, topic_name: str
 ) -> None:
     finished = await run(
-        "--bootstrap",
-        kafka.bootstrap,
-        "--topic",
-        topic_name,
+        *on_the_test_broker(kafka, topic_name),
         "--partitions",
         "4",
         "--handler",
-        str(REPO / "examples" / "failing_handler.py") + ":handler",
+        example("failing_handler"),
         "--produce",
         "400",
         "--poison",
@@ -221,14 +228,11 @@ async def test_a_kafka_dead_letter_topic_is_created_for_a_local_run(
 ) -> None:
     dead = f"{topic_name}-dead"
     finished = await run(
-        "--bootstrap",
-        kafka.bootstrap,
-        "--topic",
-        topic_name,
+        *on_the_test_broker(kafka, topic_name),
         "--partitions",
         "4",
         "--handler",
-        str(REPO / "examples" / "failing_handler.py") + ":handler",
+        example("failing_handler"),
         "--produce",
         "100",
         "--poison",
@@ -268,12 +272,9 @@ async def test_records_from_a_file_reach_the_legacy_example_as_its_print_shows(
     source.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
     finished = await run(
-        "--bootstrap",
-        kafka.bootstrap,
-        "--topic",
-        topic_name,
+        *on_the_test_broker(kafka, topic_name),
         "--handler",
-        str(REPO / "examples" / "legacy_handler.py") + ":handler",
+        example("legacy_handler"),
         "--from-file",
         str(source),
         "--set",
@@ -376,10 +377,7 @@ async def test_a_record_too_large_for_an_apache_kafka_broker_names_the_limit_tha
     source.write_text(json.dumps({"value": "x" * (2 * 1024 * 1024)}) + "\n")
 
     finished = await run(
-        "--bootstrap",
-        kafka.bootstrap,
-        "--topic",
-        topic_name,
+        *on_the_test_broker(kafka, topic_name),
         "--from-file",
         str(source),
         cwd=tmp_path,
@@ -469,10 +467,7 @@ async def test_without_handler_the_example_for_the_payload_format_takes_every_va
     source.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
     finished = await run(
-        "--bootstrap",
-        kafka.bootstrap,
-        "--topic",
-        topic_name,
+        *on_the_test_broker(kafka, topic_name),
         "--from-file",
         str(source),
         "--set",
@@ -499,10 +494,7 @@ async def test_a_handler_slower_than_three_seconds_runs_with_a_longer_function_t
     source.write_text('{"value": 1}\n')
 
     finished = await run(
-        "--bootstrap",
-        kafka.bootstrap,
-        "--topic",
-        topic_name,
+        *on_the_test_broker(kafka, topic_name),
         "--handler",
         f"{slow}:handler",
         "--from-file",
@@ -544,10 +536,7 @@ async def test_filter_patterns_set_locally_deliver_the_matching_records_and_coun
     received_file = tmp_path / "received.txt"
 
     finished = await run(
-        "--bootstrap",
-        kafka.bootstrap,
-        "--topic",
-        topic_name,
+        *on_the_test_broker(kafka, topic_name),
         "--handler",
         "recording.py:handler",
         "--from-file",
@@ -575,12 +564,9 @@ async def test_the_local_dead_letters_are_redriven_to_the_fixed_handler_as_the_d
     second run serves the fixed handler; redrive, given the DLQ, the function and its
     endpoint (no Kafka settings), sends the dead letter to it and moves the file aside."""
     failing = await run(
-        "--bootstrap",
-        kafka.bootstrap,
-        "--topic",
-        topic_name,
+        *on_the_test_broker(kafka, topic_name),
         "--handler",
-        str(REPO / "examples" / "failing_handler.py") + ":handler",
+        example("failing_handler"),
         "--produce",
         "50",
         "--poison",
@@ -592,9 +578,7 @@ async def test_the_local_dead_letters_are_redriven_to_the_fixed_handler_as_the_d
     )
     assert failing.number("dead-lettered") == 1, failing.out + failing.err
 
-    async with running(
-        "--bootstrap", kafka.bootstrap, "--topic", topic_name, cwd=tmp_path
-    ) as serving:
+    async with running(*on_the_test_broker(kafka, topic_name), cwd=tmp_path) as serving:
         function = await serving.until(r"^function  (\S+) = .* at (http://\S+)$")
         await serving.until(r"^running ")
         redrive = await asyncio.create_subprocess_exec(
