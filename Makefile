@@ -17,7 +17,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Rewrites what is generated from the settings declarations (consumer/settings.py,
+# Rewrites what is generated from the settings declarations (consumer/settings/,
 # infra/settings.py): Pulumi.yaml's config block, and the tables of docs/settings.md and
 # docs/deploying.md.
 generated: $(INSTALLED)

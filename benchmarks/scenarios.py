@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from benchmarks.measure import throughput_bound
 from benchmarks.workload import Workload
-from consumer.settings import BridgeSettings, load_settings
+from consumer.settings.model import BridgeSettings, load_settings
 
 ALL = ("S1", "S2", "S3", "S4", "S5", "S6", "S7")
 # S5: S2 with a two-field pattern that passes one kind of ten.

@@ -14,12 +14,12 @@ import os
 import signal
 import sys
 
+from consumer.aws_lambda.invoker import LambdaInvoker
 from consumer.bridge import Bridge
 from consumer.errors import BridgeError
-from consumer.invoker import LambdaInvoker
-from consumer.logs import configure_logging
-from consumer.settings import BridgeSettings, load_settings
-from consumer.usage import settings_help
+from consumer.operations.logs import configure_logging
+from consumer.settings.model import BridgeSettings, load_settings
+from consumer.settings.usage import settings_help
 
 log = logging.getLogger("consumer")
 

@@ -5,16 +5,18 @@ GLUE_SCHEMA_REGISTRY_ARN; a partition whose records name a schema not fetched ye
 paused, while a task of its own fetches it), filters (FILTER_PATTERNS: a filtered record is
 done at once) and hands records to the lane of their partition; each batch a lane releases
 is delivered by a task of its own (retries included), which frees the lane's slot and
-dispatches the next batch when it ends; another task commits on a timer. Rebalances and
-shutdown drain in-flight batches, commit, and let go.
+dispatches the next batch when it ends; another task commits on a timer. Rebalances
+(consumer/pipeline/membership.py) and shutdown (its deadlines: consumer/pipeline/stop_budget.py)
+drain in-flight batches, commit, and let go.
 
 Invariants:
 - an offset is committed only when every record of the partition below it is done;
 - at most `max_in_flight_per_partition` batches per partition and `max_in_flight_total`
   invocations overall are in flight (the latter lowered while the function throttles);
 - a partition whose lane holds more than its buffer bounds is paused until it drains;
-- records held for their schemas are in no lane, so no commit reaches them; they reach their
-  lane in fetch order, and nothing fetched after them for their partition goes first;
+- records held for their schemas (consumer/pipeline/schema_holds.py) are in no lane, so no
+  commit reaches them; they reach their lane in fetch order, and nothing fetched after them
+  for their partition goes first;
 - a partition being revoked starts no invocation, retries included; it is let go once its
   invocations in flight have ended, waiting up to the function's timeout and a margin, so no
   key is in two invocations at once across members (a stop that runs out of its budget
@@ -33,7 +35,7 @@ from collections.abc import Collection, Sequence
 from contextlib import AsyncExitStack
 from typing import Any, TextIO
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import (
     CommitFailedError,
     GroupAuthorizationFailedError,
@@ -43,44 +45,33 @@ from aiokafka.errors import (
 )
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from consumer.batch_windows import BatchWindows
-from consumer.bridge_status import BridgeStatus
-from consumer.broker_outages import BrokerOutages
-from consumer.counters import Counters
-from consumer.dead_letters import DeadLetterSink, open_dead_letters
-from consumer.delivery import Delivery, LetGo
+from consumer.aws_lambda.invoker import LambdaInvoker
 from consumer.errors import BridgeError
-from consumer.health import beat
-from consumer.invoker import LambdaInvoker
-from consumer.kafka_connection import (
-    check_topics_exist,
-    consumer_arguments,
-    explain_group_failure,
-)
-from consumer.kafka_probe import probe_brokers
-from consumer.lanes import Lane
-from consumer.metrics import MetricsEmitter
-from consumer.payload_format import PayloadFormat
-from consumer.payloads import UndecodedRefusingEncoder, encoder_for
-from consumer.record_filter import RecordFilter
+from consumer.failures.dead_letters import DeadLetterSink, open_dead_letters
+from consumer.filtering.record_filter import RecordFilter
+from consumer.health.heartbeat import beat
+from consumer.kafka.connection import check_topics_exist, explain_group_failure
+from consumer.kafka.outages import BrokerOutages
+from consumer.kafka.probe import probe_brokers
+from consumer.operations.counters import Counters
+from consumer.operations.metrics import MetricsEmitter
+from consumer.payloads.encoders import UndecodedRefusingEncoder, encoder_for
+from consumer.pipeline.batch_windows import BatchWindows
+from consumer.pipeline.delivery import Delivery, LetGo
+from consumer.pipeline.lanes import Lane
+from consumer.pipeline.membership import Membership, OwnedPartitions
+from consumer.pipeline.schema_holds import HeldRecords, SchemaHolds
+from consumer.pipeline.status import BridgeStatus
+from consumer.pipeline.stop_budget import StopBudget
 from consumer.records import Batch, KafkaRecord
 from consumer.schemas.record_decoding import RecordDecoding
 from consumer.schemas.setup import open_schema_decoding
-from consumer.settings import BridgeSettings
+from consumer.settings.model import BridgeSettings
+from consumer.settings.payload_format import PayloadFormat
 
 log = logging.getLogger("consumer.bridge")
 
 _FETCH_WAIT_MS = 500
-# Lambda ends an invocation at the function's timeout; its answer may take a little longer
-# to arrive. A revoke waits for invocations in flight this much beyond that timeout.
-INVOCATION_END_MARGIN_S = 5.0
-# The group's rebalance timeout leaves this much beyond the revoke's wait to rejoin.
-REJOIN_MARGIN_MS = 10_000
-# Of SHUTDOWN_TIMEOUT_SECONDS, what the drain leaves for the last commit and leaving the group
-# (half the timeout when that is shorter than twice this).
-STOP_RESERVE_S = 2.0
-# Leaving the group is given at least this long, even when the drain used up the budget.
-LEAVE_AT_LEAST_S = 0.5
 
 
 class Bridge:
@@ -111,8 +102,7 @@ class Bridge:
         # Schema-registry decoding (opened in run()); records whose schemas are not resolved
         # yet are held per partition, in fetch order, with the partition paused.
         self._schemas: RecordDecoding[Any] | None = None
-        self._held: dict[TopicPartition, list[Sequence[KafkaRecord]]] = {}
-        self._resolving: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._holds = SchemaHolds(self._release_held)
         self.counters = Counters()
         self.metrics = MetricsEmitter(
             settings.metrics_namespace,
@@ -122,23 +112,26 @@ class Bridge:
             out=metrics_out,  # CloudWatch reads stdout; None: no metrics lines (local mode)
         )
         self._delivery = Delivery(settings, invoker, self._encoder, self.counters, self.metrics)
-        self._lanes: dict[TopicPartition, Lane] = {}
-        self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
-        self._paused: set[TopicPartition] = set()
-        self._closing: set[TopicPartition] = set()  # being revoked: no new batches
+        self._owned = OwnedPartitions()
+        # The tables of `_owned`, by their names: the loop reads them on every fetch and batch.
+        self._lanes, self._tasks = self._owned.lanes, self._owned.in_flight
+        self._paused, self._committed = self._owned.paused, self._owned.committed
         self._windows = BatchWindows(settings.batch_window_ms, settings.batch_size, self._dispatch)
-        self._committed: dict[TopicPartition, int] = {}
         self._fatal: BridgeError | None = None
-        self._interrupted = asyncio.Event()
-        # Set with `_interrupted` (monotonic seconds): the whole stop ends by `_stop_deadline`,
-        # and every drain, a rebalance's included, by `_drain_deadline`.
-        self._stop_deadline: float | None = None
-        self._drain_deadline: float | None = None
+        self._stop = StopBudget(settings.shutdown_timeout_seconds)
         self._consumer: AIOKafkaConsumer | None = None
         self._outages = BrokerOutages()  # aiokafka's connection errors, summarized
-        # How long a revoke waits for its partitions' invocations in flight: until none can
-        # still be running at Lambda, once the function's timeout is known (see run()).
-        self.revoke_wait_s = settings.revoke_timeout_ms / 1000
+        self._membership = Membership(
+            settings,
+            self._owned,
+            encoder=self._encoder,
+            delivery=self._delivery,
+            windows=self._windows,
+            holds=self._holds,
+            stop=self._stop,
+            commit=self._commit,
+            consumer=self._consumer_or_fail,
+        )
         self.ready = asyncio.Event()  # set once the first fetch has returned
         self._status = BridgeStatus(
             settings,
@@ -148,13 +141,18 @@ class Bridge:
             in_flight=self._tasks,
             paused=self._paused,
             committed=self._committed,
-            held=self._held,
+            held=self._holds.held,
         )
 
     @property
     def schemas(self) -> RecordDecoding[Any] | None:
         """The schema-registry decoding, once `run` has opened it (None without a registry)."""
         return self._schemas
+
+    @property
+    def revoke_wait_s(self) -> float:
+        """How long a revoke waits for its partitions' invocations in flight (see run())."""
+        return self._membership.revoke_wait_s
 
     @property
     def working_s(self) -> float:
@@ -182,49 +180,16 @@ class Bridge:
         async with AsyncExitStack() as resources:
             resources.enter_context(self._outages.installed())
             await self._invoker.check_invokable()
-            await self._size_the_revoke_wait()
+            await self._membership.size_the_revoke_wait(self._invoker)
             await probe_brokers(self._settings)
             self._schemas = await open_schema_decoding(self._settings, resources)
             self._delivery.dead_letters = await open_dead_letters(self._settings, resources)
             await self._consume(stop)
         log.info("stopped", extra={"fields": {"counters": vars(self.counters)}})
 
-    async def _size_the_revoke_wait(self) -> None:
-        """A revoke waits for invocations in flight until Lambda has ended them (the
-        function's timeout and a margin), so the partition's next owner never invokes a key
-        while this bridge's invocation of it still runs. Without the timeout, REVOKE_TIMEOUT_MS."""
-        timeout_s, why_not = await self._invoker.function_timeout_s()
-        if timeout_s is None:
-            log.warning(
-                "could not read the function's timeout; a rebalance waits REVOKE_TIMEOUT_MS "
-                "for invocations in flight, and one still running after that may overlap with "
-                "its partition's next owner (grant lambda:GetFunctionConfiguration)",
-                extra={"fields": {"error": why_not, "revoke_wait_s": self.revoke_wait_s}},
-            )
-            return
-        self.revoke_wait_s = timeout_s + INVOCATION_END_MARGIN_S
-
-    def _consumer_arguments(self) -> dict[str, Any]:
-        """The consumer's arguments, with a rebalance timeout the revoke's wait fits in."""
-        arguments = consumer_arguments(self._settings)
-        needed_ms = int(self.revoke_wait_s * 1000) + REJOIN_MARGIN_MS
-        if arguments["rebalance_timeout_ms"] < needed_ms:
-            log.info(
-                "the group's rebalance timeout is raised so the wait for invocations in flight "
-                "fits in it",
-                extra={
-                    "fields": {
-                        "rebalance_timeout_ms": needed_ms,
-                        "configured_ms": arguments["rebalance_timeout_ms"],
-                    }
-                },
-            )
-            arguments["rebalance_timeout_ms"] = needed_ms
-        return arguments
-
     async def _consume(self, stop: asyncio.Event) -> None:
         settings = self._settings
-        consumer = AIOKafkaConsumer(**self._consumer_arguments())
+        consumer = AIOKafkaConsumer(**self._membership.consumer_arguments())
         self._consumer = self._status.consumer = consumer
         background: list[asyncio.Task[None]] = []  # committer, metrics, heartbeat: to the end
         try:
@@ -233,11 +198,12 @@ class Bridge:
             except KafkaError as refused:
                 raise explain_group_failure(refused, settings) from None
             await check_topics_exist(consumer, settings)
+            listener = self._membership.listener()
             if settings.kafka_topic is not None:
-                consumer.subscribe(settings.kafka_topic, listener=_Rebalance(self))
+                consumer.subscribe(settings.kafka_topic, listener=listener)
             else:  # the whole name must match; aiokafka matches from the start only
                 pattern = rf"(?:{settings.kafka_topic_pattern})\Z"
-                consumer.subscribe(pattern=pattern, listener=_Rebalance(self))
+                consumer.subscribe(pattern=pattern, listener=listener)
             background.extend(
                 asyncio.create_task(work)
                 for work in (
@@ -257,14 +223,9 @@ class Bridge:
                 raise self._fatal
             for partition, lane in self._lanes.items():
                 self._dispatch(partition, lane)  # batches a window was holding go now
-            assert self._drain_deadline is not None, "set with _interrupted"
-            assert self._stop_deadline is not None, "set with _interrupted"
-            await self._finish_buffered(self._drain_deadline - time.monotonic())
+            await self._finish_buffered(self._stop.drain_left_s())
             try:
-                await asyncio.wait_for(
-                    self._commit(list(self._lanes)),
-                    max(self._stop_deadline - time.monotonic(), LEAVE_AT_LEAST_S),
-                )
+                await asyncio.wait_for(self._commit(list(self._lanes)), self._stop.final_step_s())
             except TimeoutError:
                 log.warning(
                     "stopping: the last commit did not answer in time; records after "
@@ -284,12 +245,11 @@ class Bridge:
         """Stops the consumer, which leaves the group so the others take over at once; within
         what is left of the stop's budget, as a rebalance in progress could hold it up to the
         group's rebalance timeout."""
-        if self._stop_deadline is None:  # it never ran: nothing to wait on
+        if not self._stop.started.is_set():  # it never ran: nothing to wait on
             await consumer.stop()
             return
-        budget_s = max(self._stop_deadline - time.monotonic(), LEAVE_AT_LEAST_S)
         try:
-            await asyncio.wait_for(consumer.stop(), budget_s)
+            await asyncio.wait_for(consumer.stop(), self._stop.final_step_s())
         except TimeoutError:
             log.warning(
                 "stopped without waiting for the group: a rebalance was in progress; the "
@@ -299,27 +259,19 @@ class Bridge:
     async def _interrupt_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
         log.info("stopping: delivering what is buffered, then committing")
-        self._interrupt()
+        self._stop.start()
 
     def _fail(self, error: BridgeError) -> None:
         if self._fatal is None:
             self._fatal = error
-        self._interrupt()
-
-    def _interrupt(self) -> None:
-        if self._interrupted.is_set():
-            return
-        budget_s = self._settings.shutdown_timeout_seconds
-        self._stop_deadline = time.monotonic() + budget_s
-        self._drain_deadline = self._stop_deadline - min(STOP_RESERVE_S, budget_s / 2)
-        self._interrupted.set()
+        self._stop.start()
 
     # -- fetching -----------------------------------------------------------------------
 
     async def _fetch_until_interrupted(self, consumer: AIOKafkaConsumer) -> None:
-        interrupted = asyncio.create_task(self._interrupted.wait())
+        interrupted = asyncio.create_task(self._stop.started.wait())
         try:
-            while not self._interrupted.is_set():
+            while not self._stop.started.is_set():
                 # One fetch brings at most one buffer's worth, so a lane holds at most twice
                 # its bound: what it had when it paused, plus the fetch that filled it.
                 fetch = asyncio.ensure_future(
@@ -350,9 +302,9 @@ class Bridge:
         self._status.fetched()
         schemas = self._schemas
         if schemas is not None and records:
-            decoded = None if partition in self._held else schemas.decode_all(records)
+            decoded = None if self._holds.holds(partition) else schemas.decode_all(records)
             if not isinstance(decoded, list):  # behind held records, or a schema to fetch
-                self._hold_for_schemas(partition, records)
+                self._hold_for_schemas(partition, records, schemas)
                 return
             records = decoded
         self._admit(partition, lane, records)
@@ -376,45 +328,38 @@ class Bridge:
             self.counters.pauses += 1
         self._dispatch(partition, lane)
 
-    def _hold_for_schemas(self, partition: TopicPartition, records: Sequence[KafkaRecord]) -> None:
+    def _hold_for_schemas(
+        self,
+        partition: TopicPartition,
+        records: Sequence[KafkaRecord],
+        schemas: RecordDecoding[Any],
+    ) -> None:
         """Keeps the records back, in order, until the schemas they name are resolved; the
         partition is paused meanwhile, and none of them is in its lane: nothing at or past
         them can be committed, whatever the registry does."""
-        self._held.setdefault(partition, []).append(records)
+        self._holds.hold(partition, records, schemas)
         if partition not in self._paused:
             self._consumer_or_fail().pause(partition)
             self._paused.add(partition)
             self.counters.pauses += 1
-        if partition not in self._resolving:
-            self._resolving[partition] = asyncio.create_task(
-                self._admit_when_resolved(partition), name=f"schemas for {partition}"
-            )
 
-    async def _admit_when_resolved(self, partition: TopicPartition) -> None:
+    def _release_held(self, partition: TopicPartition, held: HeldRecords) -> None:
+        """The schemas of the held records are resolved: they go to their lane, in order."""
         schemas = self._schemas
         assert schemas is not None
-        try:
-            while held := self._held.get(partition):
-                needed = set().union(*(schemas.refs(records) for records in held))
-                if needed:  # retried inside until the registry answers; cancelled on revoke
-                    await schemas.decoders.resolve(needed)
-                    continue  # more may have been held meanwhile: look again
-                del self._held[partition]
-                lane = self._lanes.get(partition)
-                if lane is None:
-                    return
-                for records in held:
-                    decoded = schemas.decode_all(records)
-                    assert isinstance(decoded, list), "resolved just now, on this loop"
-                    self._admit(partition, lane, decoded)
-                self._resume_if_drained(partition, lane)
-        finally:
-            self._resolving.pop(partition, None)
+        lane = self._lanes.get(partition)
+        if lane is None:
+            return
+        for records in held:
+            decoded = schemas.decode_all(records)
+            assert isinstance(decoded, list), "resolved just now, on this loop"
+            self._admit(partition, lane, decoded)
+        self._resume_if_drained(partition, lane)
 
     def _resume_if_drained(self, partition: TopicPartition, lane: Lane) -> None:
         if (
             partition in self._paused
-            and partition not in self._held
+            and not self._holds.holds(partition)
             and lane.may_resume
             and self._lanes.get(partition) is lane
         ):
@@ -430,9 +375,9 @@ class Bridge:
     def _dispatch(self, partition: TopicPartition, lane: Lane) -> None:
         if (
             self._fatal is not None
-            or partition in self._closing
+            or partition in self._owned.closing
             or self._lanes.get(partition) is not lane
-            or self._windows.holds_back(partition, lane, closing=self._interrupted.is_set())
+            or self._windows.holds_back(partition, lane, closing=self._stop.started.is_set())
         ):
             return
         tasks = self._tasks[partition]
@@ -511,120 +456,6 @@ class Bridge:
                 return
             await asyncio.wait(running, timeout=remaining_s, return_when=asyncio.FIRST_COMPLETED)
 
-    async def _drain(self, timeout_s: float, partitions: Collection[TopicPartition]) -> None:
-        """Waits up to `timeout_s` for the in-flight batches of `partitions` to finish, and
-        no longer than a stop allows, if the bridge is stopping (or starts to meanwhile)."""
-        running = {task for p in partitions for task in self._tasks.get(p, ())}
-        deadline = time.monotonic() + timeout_s
-        while running:
-            until = deadline
-            if self._drain_deadline is not None:
-                until = min(until, self._drain_deadline)
-            remaining_s = until - time.monotonic()
-            if remaining_s <= 0:
-                return
-            # Until the bridge stops, a stop starting meanwhile shortens the wait: wake for it.
-            waited: set[asyncio.Future[Any]] = set(running)
-            if not self._interrupted.is_set():
-                waited.add(asyncio.ensure_future(self._interrupted.wait()))
-            try:
-                await asyncio.wait(waited, timeout=remaining_s, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for future in waited - running:
-                    future.cancel()
-            running = {task for task in running if not task.done()}
-
-    async def _cancel(self, partitions: Collection[TopicPartition]) -> None:
-        running = [task for p in partitions for task in self._tasks.get(p, ())]
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-
     async def _cancel_all(self) -> None:
-        resolving = list(self._resolving.values())
-        for task in resolving:
-            task.cancel()  # held records are not committed: fetched again on restart
-        await asyncio.gather(*resolving, return_exceptions=True)
-        await self._cancel(list(self._tasks))
-
-    async def revoke(self, partitions: Collection[TopicPartition]) -> None:
-        owned = [p for p in partitions if p in self._lanes]
-        if not owned:
-            return
-        started = time.monotonic()
-        self._closing.update(owned)
-        for partition in owned:  # no new invocation; a retry in backoff gives up now
-            self._delivery.let_go(partition.topic, partition.partition)
-        in_flight = sum(len(self._tasks.get(p, ())) for p in owned)
-        log.info(
-            "revoking partitions: waiting for their invocations in flight",
-            extra={"fields": {"batches": in_flight, "at_most_s": self.revoke_wait_s}},
-        )
-        await self._drain(self.revoke_wait_s, owned)
-        await self._commit(owned)
-        await self._cancel(owned)
-        for partition in owned:
-            self._held.pop(partition, None)  # never in a lane: their new owner fetches them
-            resolving = self._resolving.pop(partition, None)
-            if resolving is not None:
-                resolving.cancel()
-            self._lanes.pop(partition, None)
-            self._tasks.pop(partition, None)
-            self._paused.discard(partition)
-            self._committed.pop(partition, None)
-            self._closing.discard(partition)
-            self._windows.forget(partition)
-        log.info(
-            "partitions revoked",
-            extra={"fields": {"partitions": _names(owned), "drain_s": time.monotonic() - started}},
-        )
-
-    async def assign(self, partitions: Collection[TopicPartition]) -> None:
-        settings = self._settings
-        for partition in partitions:
-            self._delivery.take_back(partition.topic, partition.partition)
-            self._lanes[partition] = Lane(
-                topic=partition.topic,
-                partition=partition.partition,
-                ordering=settings.ordering,
-                encoder=self._encoder,
-                max_in_flight=settings.max_in_flight_per_partition,
-                max_batch_records=settings.batch_size,
-                max_batch_bytes=settings.effective_batch_max_bytes,
-                max_buffered_records=settings.max_buffered_records_per_partition,
-                max_buffered_bytes=settings.max_buffered_bytes_per_partition,
-            )
-            self._tasks[partition] = set()
-        if settings.starting_timestamp_ms is not None:
-            await self._seek_to_start_time(partitions, settings.starting_timestamp_ms)
-        log.info("partitions assigned", extra={"fields": {"partitions": _names(partitions)}})
-
-    async def _seek_to_start_time(
-        self, partitions: Collection[TopicPartition], timestamp_ms: int
-    ) -> None:
-        consumer = self._consumer_or_fail()
-        fresh = [p for p in partitions if await consumer.committed(p) is None]
-        if not fresh:
-            return
-        found = await consumer.offsets_for_times({p: timestamp_ms for p in fresh})
-        for partition in fresh:
-            at = found.get(partition)
-            if at is None:
-                await consumer.seek_to_end(partition)  # nothing that recent yet
-            else:
-                consumer.seek(partition, at.offset)
-
-
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, bridge: Bridge) -> None:
-        self._bridge = bridge
-
-    async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
-        await self._bridge.revoke(revoked)
-
-    async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
-        await self._bridge.assign(assigned)
-
-
-def _names(partitions: Collection[TopicPartition]) -> list[str]:
-    return sorted(f"{p.topic}-{p.partition}" for p in partitions)
+        await self._holds.cancel_all()
+        await self._membership.cancel(list(self._tasks))

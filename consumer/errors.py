@@ -24,7 +24,7 @@ class BridgeError(Exception):
 class ConfigurationError(BridgeError):
     """A setting is missing or invalid; the message names the environment variable.
 
-    `problems` (consumer.declarations.SettingProblem), when the settings model found them:
+    `problems` (consumer.settings.declarations.SettingProblem), when the settings model found them:
     the same findings, for a caller that names settings its own way (the Pulumi program)."""
 
     exit_code = 2

@@ -146,7 +146,7 @@ def as_fetched(record: KafkaRecord) -> KafkaRecord:
 
 
 class RecordEncoder(Protocol):
-    """Turns records into one invocation payload of a given format (see payloads.py).
+    """Turns records into one invocation payload of a given format (consumer/payloads/).
 
     A payload is the fragments joined by `SEPARATOR` inside an envelope, so its exact size
     is `envelope_size(...) + sum(fragment sizes) + len(SEPARATOR) * (n - 1)`, known before

@@ -15,7 +15,7 @@ from typing import Final
 import pulumi
 import pulumi_aws as aws
 
-from consumer.metrics import DEFAULT_NAMESPACE
+from consumer.operations.metrics import DEFAULT_NAMESPACE
 from infra.monitoring import CONTAINER_INSIGHTS, Watched, metric
 
 SCALE_OUT_COOLDOWN_S: Final = 120

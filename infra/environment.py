@@ -2,14 +2,14 @@
 values the deployment itself decides.
 
 No setting is named here one by one: `StackSettings.environment` holds every bridge setting
-the stack sets (derived from the declarations in `consumer.settings`), leaving out values
+the stack sets (derived from the declarations in `consumer/settings/`), leaving out values
 equal to the bridge's own defaults, so the task definition shows only what the stack chose.
 Secrets are not here: they reach the container through the task definition's `secrets`.
 """
 
 from __future__ import annotations
 
-from consumer.settings import env_name
+from consumer.settings.model import env_name
 from infra.settings import DLQ_VARIABLE, StackSettings
 
 # The Service dimension of the metrics: the dashboard and alarms select by it.

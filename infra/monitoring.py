@@ -1,6 +1,6 @@
 """What on-call watches: a CloudWatch dashboard and alarms on the bridge's own metrics.
 
-The metric names come from `consumer.metrics.METRICS` (the list the bridge emits), so a
+The metric names come from `consumer.operations.metrics.METRICS` (the list the bridge emits), so a
 renamed metric cannot leave a widget or an alarm watching nothing. The bridge's metrics
 carry the dimensions Service (this stack's component name), Topic and Group.
 """
@@ -15,7 +15,7 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
-from consumer.metrics import DEFAULT_NAMESPACE, METRIC_NAMES
+from consumer.operations.metrics import DEFAULT_NAMESPACE, METRIC_NAMES
 
 CONTAINER_INSIGHTS: Final = "ECS/ContainerInsights"
 PERIOD_S: Final = 60
@@ -24,7 +24,7 @@ PERIOD_S: Final = 60
 def metric(name: str) -> str:
     """A metric of the bridge, by name: fails at `pulumi up` if the bridge does not emit it."""
     if name not in METRIC_NAMES:
-        raise ValueError(f"the bridge emits no metric {name!r} (consumer/metrics.py)")
+        raise ValueError(f"the bridge emits no metric {name!r} (consumer/operations/metrics.py)")
     return name
 
 

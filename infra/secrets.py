@@ -1,6 +1,6 @@
 """The stack's secret settings as SSM SecureStrings, one parameter per secret the stack sets.
 
-Generic over the declarations: a secret setting (`SecretStr` in `consumer.settings`) that the
+Generic over the declarations: a secret setting (`SecretStr` in `consumer/settings/`) that the
 stack sets becomes `/kafka-to-lambda/<stack>/<key in kebab case>`, which ECS reads into the
 setting's variable when a task starts (the task definition's `secrets`). Its value travels
 as a Pulumi secret: never in plain state, the environment, or a log.
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
-from consumer.settings import DECLARATIONS
+from consumer.settings.model import DECLARATIONS
 from infra.stack_config import PROJECT
 
 _BY_FIELD = {declaration.field: declaration for declaration in DECLARATIONS}

@@ -21,7 +21,9 @@ from typing import Any, Final
 import pulumi
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from consumer.declarations import (
+from consumer.errors import ConfigurationError as BridgeConfigurationError
+from consumer.schemas.glue_access import GlueRegistryArn
+from consumer.settings.declarations import (
     SettingProblem,
     SettingRuleError,
     problems,
@@ -29,16 +31,9 @@ from consumer.declarations import (
     stack_declarations,
     to_text,
 )
-from consumer.errors import ConfigurationError as BridgeConfigurationError
-from consumer.schemas.glue_access import GlueRegistryArn
-from consumer.settings import (
-    BridgeSettings,
-    SaslMechanism,
-    broker_addresses,
-    env_name,
-    load_settings,
-    parse_dlq,
-)
+from consumer.settings.failures import parse_dlq
+from consumer.settings.kafka import SaslMechanism, broker_addresses
+from consumer.settings.model import BridgeSettings, env_name, load_settings
 from infra.dead_letters import DeadLetterTarget, KafkaTopic, S3Location, normalize_prefix
 from infra.fargate import FARGATE_MEMORY_MIB_BY_CPU, MAX_STOP_TIMEOUT_S, describe_memory_choices
 from infra.iam import check_function_name

@@ -1,11 +1,11 @@
 """Declared settings read from a stack, and their problems worded for the stack's operator.
 
-Generic over the declarations (consumer/declarations.py): a key is read with the getter of its
-stack type — so a value of the wrong type fails with Pulumi's own ConfigTypeError, and a
-missing required key with Pulumi's ConfigMissingError — and falls back to its stack default.
-A model's findings (`SettingProblem`s) become one line each:
-`kafka-to-lambda:<key> <what is wrong>; fix it with: pulumi config set <key> <example>`,
-with the bridge's variable names inside a message replaced by their stack keys.
+Generic over the declarations (consumer/settings/declarations.py): a key is read with the getter of
+its stack type — so a value of the wrong type fails with Pulumi's own ConfigTypeError, and a missing
+required key with Pulumi's ConfigMissingError — and falls back to its stack default. A model's
+findings (`SettingProblem`s) become one line each: `kafka-to-lambda:<key> <what is wrong>; fix it
+with: pulumi config set <key> <example>`, with the bridge's variable names inside a message replaced
+by their stack keys.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import pulumi
 
-from consumer.declarations import Declaration, SettingProblem
+from consumer.settings.declarations import Declaration, SettingProblem
 
 PROJECT: Final = "kafka-to-lambda"
 # What stands in for a secret while the settings are validated: the program never reads a

@@ -24,8 +24,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from benchmarks.baselines.running import run_until_signalled
-from consumer.kafka_connection import consumer_arguments
-from consumer.settings import BridgeSettings
+from consumer.kafka.connection import consumer_arguments
+from consumer.settings.model import BridgeSettings
 
 REPORT_PREFIX = "client-floor: "
 FETCH_WAIT_MS = 500  # the bridge's

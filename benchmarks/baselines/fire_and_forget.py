@@ -24,9 +24,9 @@ from aiokafka import AIOKafkaConsumer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from benchmarks.baselines.running import run_until_signalled
-from consumer.kafka_connection import consumer_arguments
-from consumer.payloads import LegacyEncoder
-from consumer.settings import BridgeSettings
+from consumer.kafka.connection import consumer_arguments
+from consumer.payloads.encoders import LegacyEncoder
+from consumer.settings.model import BridgeSettings
 
 MAX_POLL_RECORDS = 500  # the replaced system's KAFKA_MAX_POLL_RECORDS
 SDK_MAX_ATTEMPTS = 4  # the AWS SDK's default: the first try and 3 retries

@@ -10,8 +10,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from consumer.errors import BridgeError
-from consumer.logs import configure_logging
-from consumer.settings import BridgeSettings, load_settings
+from consumer.operations.logs import configure_logging
+from consumer.settings.model import BridgeSettings, load_settings
 
 Baseline = Callable[[BridgeSettings], Coroutine[Any, Any, None]]
 

@@ -15,11 +15,11 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from benchmarks.baselines.running import run_until_signalled
-from consumer.backoff import Backoff
-from consumer.invoker import LambdaInvoker, Outcome
-from consumer.kafka_connection import consumer_arguments
-from consumer.payloads import LegacyEncoder
-from consumer.settings import BridgeSettings
+from consumer.aws_lambda.invoker import LambdaInvoker, Outcome
+from consumer.kafka.connection import consumer_arguments
+from consumer.payloads.encoders import LegacyEncoder
+from consumer.settings.backoff import Backoff
+from consumer.settings.model import BridgeSettings
 
 
 async def deliver_one_by_one(settings: BridgeSettings) -> None:

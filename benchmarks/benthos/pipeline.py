@@ -10,7 +10,7 @@ the same topic in the same group, invoke the same function, and are bounded alik
 - `aws_lambda` `retries`, `timeout`: `MAX_RETRIES`, `LAMBDA_READ_TIMEOUT_SECONDS`; `region`,
   `endpoint` and static `credentials` from the same variables as the bridge's SDK client.
 
-The payload is the bridge's `legacy` one (consumer/payloads.py `LegacyEncoder`): a mapping
+The payload is the bridge's `legacy` one (consumer/payloads/encoders.py `LegacyEncoder`): a mapping
 makes each record that object, `archive: json_array` makes the batch one array, and
 `aws_lambda` sends it. An invoke that fails after its retries (or a function error) flags the
 batch, `reject_errored` nacks it and `kafka_franz` replays it: nothing failed is committed.
@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from consumer.settings import load_settings
+from consumer.settings.model import load_settings
 
 BATCH_PERIOD = "100ms"
 

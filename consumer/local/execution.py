@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from consumer.limits import LAMBDA_RESPONSE_MAX_BYTES
 from consumer.local.functions import (
     LATEST,
     EventPredicate,
@@ -29,6 +28,7 @@ from consumer.local.functions import (
     function_arn,
 )
 from consumer.local.invocations import Arrival, Invocation, InvocationRecord, Outcome
+from consumer.settings.lambda_limits import LAMBDA_RESPONSE_MAX_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,6 @@ from typing import Any
 
 from aiohttp import web
 
-from consumer.limits import LAMBDA_EVENT_MAX_BYTES, LAMBDA_REQUEST_RESPONSE_MAX_BYTES
 from consumer.local.execution import FunctionRuntime
 from consumer.local.functions import LATEST, function_arn
 from consumer.local.invocations import (
@@ -29,6 +28,10 @@ from consumer.local.invocations import (
     InvocationRecord,
     InvocationType,
     Outcome,
+)
+from consumer.settings.lambda_limits import (
+    LAMBDA_EVENT_MAX_BYTES,
+    LAMBDA_REQUEST_RESPONSE_MAX_BYTES,
 )
 
 INVOKE_ROUTE = "/2015-03-31/functions/{function_name}/invocations"

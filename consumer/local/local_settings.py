@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from consumer.local.functions import DEFAULT_REGION
-from consumer.settings import BridgeSettings, env_name
+from consumer.settings.model import BridgeSettings, env_name
 
 # Owned names, and where their value comes from instead.
 OWNED = {

@@ -13,9 +13,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from consumer.lambda_answers import parse_batch_item_failures
+from consumer.aws_lambda.answers import parse_batch_item_failures
 from consumer.local.invocations import Invocation, Outcome
-from consumer.payload_format import PayloadFormat
+from consumer.settings.payload_format import PayloadFormat
 
 RecordId = tuple[str, int, int]  # topic, partition, offset
 Partition = tuple[str, int]

@@ -31,12 +31,12 @@ from pathlib import Path
 
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
+from consumer.aws_lambda.invoker import LambdaInvoker
 from consumer.bridge import Bridge
-from consumer.dead_letters import FileDeadLetters
 from consumer.errors import BridgeError, KafkaStartupError
-from consumer.invoker import LambdaInvoker
-from consumer.kafka_connection import client_arguments
-from consumer.kafka_probe import probe_brokers
+from consumer.failures.dead_letters import FileDeadLetters
+from consumer.kafka.connection import client_arguments
+from consumer.kafka.probe import probe_brokers
 from consumer.local.broker_process import BrokerStartError
 from consumer.local.cli import LocalOptions, parse_options
 from consumer.local.functions import FunctionSpec, Handler
@@ -65,8 +65,9 @@ from consumer.local.summary import (
 )
 from consumer.local.tansu import TansuBroker, TansuUnavailable
 from consumer.local.topic import GroupPosition, GroupPositionReader, Topic, ensure_topic
-from consumer.logs import configure_logging
-from consumer.settings import BridgeSettings, OnFailure, load_settings, parse_dlq
+from consumer.operations.logs import configure_logging
+from consumer.settings.failures import OnFailure, parse_dlq
+from consumer.settings.model import BridgeSettings, load_settings
 
 EXIT_INTERRUPTED = 130
 _LIVE_TICK_S = 0.5  # how often the live line refreshes (and the group's position is read)

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consumer.dead_letters import FileDeadLetters
+from consumer.failures.dead_letters import FileDeadLetters
 
 _LISTED_DEAD_LETTERS = 3  # files named in the summary; the rest are counted
 _RATE_AFTER_S = 0.5  # the summary gives a rate only when records were done over this long

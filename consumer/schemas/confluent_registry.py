@@ -29,7 +29,6 @@ from urllib.parse import quote
 import aiohttp
 
 from consumer.errors import SchemaRegistryStartupError, error_reason
-from consumer.pem import as_file
 from consumer.schemas.model import (
     RegisteredSchema,
     RegistryUnavailable,
@@ -37,7 +36,8 @@ from consumer.schemas.model import (
     SchemaNotFound,
     UnusableSchema,
 )
-from consumer.settings import BridgeSettings
+from consumer.settings.model import BridgeSettings
+from consumer.settings.pem import as_file
 
 _TIMEOUT_S = 10.0  # per request; a registry slower than this is treated as down
 _MAX_REFERENCE_DEPTH = 32  # references of references: a cycle is a broken schema, not a hang

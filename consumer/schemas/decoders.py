@@ -24,13 +24,13 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
-from consumer.backoff import Backoff
 from consumer.schemas.model import (
     RecordDecoder,
     RegisteredSchema,
     RegistryUnavailable,
     UndecodableRecord,
 )
+from consumer.settings.backoff import Backoff
 
 log = logging.getLogger("consumer.schemas")
 

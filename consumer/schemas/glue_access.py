@@ -5,7 +5,7 @@ ARNs (AWS Service Authorization Reference, AWS Glue's resource types):
     registry  arn:<partition>:glue:<region>:<account>:registry/<registry name>
     schema    arn:<partition>:glue:<region>:<account>:schema/<registry name>/<schema name>
 
-Imports: the standard library and consumer.settings only (the Pulumi program loads this module).
+Imports: the standard library and consumer/settings/ only (the Pulumi program loads this module).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from consumer.settings import GLUE_REGISTRY_ARN
+from consumer.settings.decoding import GLUE_REGISTRY_ARN
 
 # GetRegistry: the start-up check (resource type registry, required). GetSchemaVersion: each
 # record's schema (resource types registry and schema; Glue authorizes a lookup by version id

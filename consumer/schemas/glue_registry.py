@@ -40,7 +40,7 @@ from consumer.schemas.model import (
     SchemaNotFound,
     UnusableSchema,
 )
-from consumer.settings import BridgeSettings
+from consumer.settings.model import BridgeSettings
 
 _TIMEOUT_S: Final = 10.0  # connect and read, per request: a registry slower than this is down
 _MAX_MESSAGE_CHARS: Final = 300

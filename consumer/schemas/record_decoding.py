@@ -18,7 +18,7 @@ from typing import Generic, TypeVar, cast
 from consumer.records import DecodedRecord, KafkaRecord, SchemaMetadata, UndecodedRecord
 from consumer.schemas.decoders import Decoders
 from consumer.schemas.model import UndecodableRecord
-from consumer.settings import SchemaParts, SchemaRecordFormat
+from consumer.settings.decoding import SchemaParts, SchemaRecordFormat
 
 Ref = TypeVar("Ref", bound=Hashable)
 Framing = Callable[[bytes], tuple[Ref, bytes]]  # bytes → (schema reference, body); or raises

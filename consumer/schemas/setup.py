@@ -23,7 +23,7 @@ from consumer.schemas.json_schema import json_schema_decoder
 from consumer.schemas.model import RecordDecoder, RegisteredSchema, SchemaFormat
 from consumer.schemas.protobuf import protobuf_decoder
 from consumer.schemas.record_decoding import FormatDecoder, RecordDecoding
-from consumer.settings import BridgeSettings
+from consumer.settings.model import BridgeSettings
 
 
 async def open_schema_decoding(

@@ -12,8 +12,8 @@ from benchmarks.benthos.build import binary_path
 from benchmarks.benthos.pipeline import LEGACY_RECORD, pipeline_config, pipeline_yaml
 from benchmarks.contenders import BENTHOS, CONTENDERS
 from benchmarks.scenarios import QUICK, scenarios
-from consumer.payload_format import PayloadFormat
-from consumer.settings import load_settings
+from consumer.settings.model import load_settings
+from consumer.settings.payload_format import PayloadFormat
 
 RUN = {
     "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",

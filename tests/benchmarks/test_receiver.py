@@ -8,7 +8,7 @@ import time
 from aiokafka.structs import ConsumerRecord
 
 from benchmarks.receiver import Receiver, records_of
-from consumer.payloads import LegacyEncoder, NativeEncoder
+from consumer.payloads.encoders import LegacyEncoder, NativeEncoder
 
 TOPIC = "bench"
 

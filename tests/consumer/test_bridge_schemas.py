@@ -25,9 +25,9 @@ from aws_lambda_powertools.utilities.kafka import ConsumerRecords, SchemaConfig,
 
 from consumer.bridge import Bridge
 from consumer.local import FunctionSpec, LocalLambda
-from consumer.redrive import Selection
-from consumer.redrive import run as redrive
-from consumer.settings import load_settings
+from consumer.redrive.run import Selection
+from consumer.redrive.run import run as redrive
+from consumer.settings.model import load_settings
 from tests.support.bridge_harness import (
     FUNCTION,
     bridge_environment,

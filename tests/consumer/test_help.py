@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from consumer.settings import DECLARATIONS
+from consumer.settings.model import DECLARATIONS
 from tests.support.bridge_harness import REPO
 
 

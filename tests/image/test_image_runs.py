@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from consumer.health import DEFAULT_HEALTH_FILE
+from consumer.health.heartbeat import DEFAULT_HEALTH_FILE
 from consumer.local import FunctionSpec, LocalLambda
 from infra.container import HEALTH_CHECK_COMMAND, TMP_PATH
 from infra.settings import STOP_TIMEOUT_MARGIN_S

@@ -1,7 +1,7 @@
 """The container contract, derived from the declarations: for every bridge setting a stack can
 set, the stack key, the environment variable and the value the bridge reads agree.
 
-Nothing here lists the bridge's settings: they come from `consumer.settings` at test time,
+Nothing here lists the bridge's settings: they come from `consumer/settings/` at test time,
 and every rendered environment goes through `consumer.settings.load_settings`, as the
 container would.
 """
@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from consumer.declarations import Declaration, to_text
 from consumer.errors import ConfigurationError as BridgeConfigurationError
-from consumer.settings import BridgeSettings, load_settings
+from consumer.settings.declarations import Declaration, to_text
+from consumer.settings.model import BridgeSettings, load_settings
 from infra.settings import BRIDGE_KEYS, SECRET_KEYS, STACK_BUCKET_PLACEHOLDER
 from infra.stack_config import SECRET_PLACEHOLDER
 from tests.support.pulumi_program import (

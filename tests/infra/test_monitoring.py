@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from consumer.metrics import DEFAULT_NAMESPACE, METRIC_NAMES
+from consumer.operations.metrics import DEFAULT_NAMESPACE, METRIC_NAMES
 from tests.support.pulumi_program import MINIMAL_CONFIG, REPO, Deployment, deploy, run_program
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from consumer.settings import load_settings
+from consumer.settings.model import load_settings
 from infra.msk import literal_prefix
 from infra.settings import ConfigurationError
 from tests.support.pulumi_program import ACCOUNT_ID, MINIMAL_CONFIG, deploy, run_program

@@ -8,9 +8,9 @@ import re
 import pytest
 from pulumi.config import ConfigMissingError, ConfigTypeError
 
-from consumer.declarations import to_text
 from consumer.errors import ConfigurationError as BridgeConfigurationError
-from consumer.settings import load_settings
+from consumer.settings.declarations import to_text
+from consumer.settings.model import load_settings
 from infra.settings import BRIDGE_KEYS, CONFIG_DEFAULTS, ConfigurationError
 from tests.support.pulumi_program import (
     MINIMAL_CONFIG,

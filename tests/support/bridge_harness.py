@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consumer.aws_lambda.invoker import LambdaInvoker
 from consumer.bridge import Bridge
-from consumer.invoker import LambdaInvoker
 from consumer.local import LocalLambda
-from consumer.settings import load_settings
+from consumer.settings.model import load_settings
 from tests.support.kafka_records import KafkaTestClient, Produced
 
 FUNCTION = "sink"

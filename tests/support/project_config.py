@@ -1,5 +1,5 @@
 """`Pulumi.yaml`'s `config:` block, generated from the settings declarations: the bridge's
-(consumer/settings.py) and the deployment's (infra/settings.py).
+(consumer/settings/) and the deployment's (infra/settings.py).
 
 `python -m tests.support.project_config` rewrites the block (everything from the line
 `config:` on); a test checks that the file holds exactly this.
@@ -12,13 +12,13 @@ from typing import Any
 
 import yaml
 
-from consumer.declarations import Declaration
+from consumer.settings.declarations import Declaration
 from infra.settings import BRIDGE_KEYS, INFRA_KEYS
 
 PROJECT_FILE = Path(__file__).resolve().parents[2] / "Pulumi.yaml"
 HEADER = """\
 # Every stack setting (`pulumi config set <key> <value>`), generated from the declarations in
-# consumer/settings.py (the bridge's settings) and infra/settings.py (the deployment's): edit
+# consumer/settings/ (the bridge's settings) and infra/settings.py (the deployment's): edit
 # those, then run `make generated`. A key without a default must be set in each stack; an
 # empty string means "not set". Optional secrets (oauthClientSecret, the client key, …) are
 # not declared here, as Pulumi cannot declare an optional secret; docs/deploying.md lists them.
@@ -68,7 +68,7 @@ def _block(title: str, declarations: list[Declaration]) -> str:
 def config_block() -> str:
     return (
         HEADER
-        + _block("The bridge: consumer/settings.py", BRIDGE_KEYS)
+        + _block("The bridge: consumer/settings/", BRIDGE_KEYS)
         + _block("The deployment: infra/settings.py", INFRA_KEYS)
     )
 

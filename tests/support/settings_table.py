@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from consumer.declarations import Declaration, to_text
-from consumer.settings import DECLARATIONS
+from consumer.settings.declarations import Declaration, to_text
+from consumer.settings.model import DECLARATIONS
 
 
 def _default(declaration: Declaration) -> str:

@@ -11,7 +11,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from consumer.local.handlers import load_handler
-from consumer.payloads import LegacyEncoder, NativeEncoder, ValueEncoder
+from consumer.payloads.encoders import LegacyEncoder, NativeEncoder, ValueEncoder
 from tests.support.bridge_harness import REPO
 
 # A value, and how the example shows it when it is the first record it sees.

@@ -11,10 +11,13 @@ from typing import Any
 
 import pytest
 
-from consumer.limits import LAMBDA_EVENT_MAX_BYTES, LAMBDA_REQUEST_RESPONSE_MAX_BYTES
 from consumer.local.functions import FunctionSpec, LambdaContext
 from consumer.local.invocations import InvocationType, Outcome
 from consumer.local.server import LocalLambda
+from consumer.settings.lambda_limits import (
+    LAMBDA_EVENT_MAX_BYTES,
+    LAMBDA_REQUEST_RESPONSE_MAX_BYTES,
+)
 from tests.support.lambda_fixtures import LambdaClientFactory
 
 HOLD_S = 30  # upper bound on a held handler, so a failing test cannot leave a thread blocked

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer
 
 from consumer.errors import ConfigurationError
 from consumer.local.tansu import TansuBroker
-from consumer.settings import load_settings
+from consumer.settings.model import load_settings
 from tests.support.bridge_harness import REPO
 from tests.support.kafka_fixtures import KafkaUnderTest
 from tests.support.kafka_records import KafkaTestClient, TestRecord

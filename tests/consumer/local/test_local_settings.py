@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from consumer.local.local_settings import SettingFlagError, local_environment, parse_setting
-from consumer.settings import load_settings
+from consumer.settings.model import load_settings
 
 
 def mapping(environ: dict[str, str], flags: dict[str, str]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from consumer.local.invocations import (
     Outcome,
 )
 from consumer.local.received import OffsetSet, ReceivedTally, records_in_event, records_taken
-from consumer.payload_format import PayloadFormat
+from consumer.settings.payload_format import PayloadFormat
 
 
 def native(*offsets: int, partition: int = 0) -> dict[str, Any]:

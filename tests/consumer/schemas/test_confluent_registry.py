@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from consumer.backoff import Backoff
 from consumer.errors import SchemaRegistryStartupError
 from consumer.schemas.confluent_registry import ConfluentSchemaRegistry
 from consumer.schemas.decoders import Decoders
@@ -19,6 +18,7 @@ from consumer.schemas.model import (
     SchemaFormat,
     SchemaNotFound,
 )
+from consumer.settings.backoff import Backoff
 from tests.support.proto_messages import compile_proto_messages
 from tests.support.schema_registry_fixtures import REGISTRY_USER
 from tests.support.schema_registry_server import SchemaRegistryServer

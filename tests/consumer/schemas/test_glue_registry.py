@@ -26,7 +26,7 @@ from consumer.schemas.model import (
     SchemaFormat,
     SchemaNotFound,
 )
-from consumer.settings import load_settings
+from consumer.settings.model import load_settings
 from tests.support.glue_serializers import GlueProducer, glue_frame, glue_message_index
 from tests.support.moto_fixtures import REGION, MotoServer
 from tests.support.proto_messages import compile_proto_messages

@@ -1,0 +1,264 @@
+"""Dead letters: records the function cannot take, written durably with why.
+
+A write returns only once the dead letters are stored (S3 answered, every in-sync
+replica of the Kafka topic has them, or the file and its directory entry are fsync'd);
+only then may the offset move past them. A failed write raises, and the bridge retries
+it without committing.
+
+S3: one JSON object per record at `<prefix><topic>/<partition>/<offset>-<writer>.json`,
+with zero-padded numbers so keys sort by topic, partition and offset, and a writer id so
+two tasks that both dead-letter a redelivered record never overwrite each other.
+Kafka: the record as it was (key, value, headers) with the error added as headers.
+File (local runs): the S3 document and key layout, under a directory instead of a bucket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiobotocore.config import AioConfig
+from aiokafka import AIOKafkaProducer
+
+from consumer.aws_lambda.aws_clients import open_client
+from consumer.errors import ConfigurationError
+from consumer.kafka.connection import producer_arguments
+from consumer.records import NO_TIMESTAMP_TYPE, TIMESTAMP_TYPE_NAMES, KafkaRecord
+from consumer.settings.failures import DlqLocation, parse_dlq
+from consumer.settings.model import BridgeSettings
+
+MAX_ERROR_MESSAGE_CHARS = 1000
+HEADER_PREFIX = "dlq."
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    record: KafkaRecord
+    error_type: str
+    error_message: str
+    attempts: int
+    first_attempt_at: float  # epoch seconds
+    last_attempt_at: float
+
+
+def _iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds")
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode()
+
+
+def dead_letter_document(
+    letter: DeadLetter, function_name: str, payload_format: str, bootstrap_servers: str
+) -> dict[str, Any]:
+    """The JSON document of one dead letter (S3, file); `redrive` reads it back, and with
+    "bootstrapServers" it writes the native event again without the Kafka settings."""
+    record = letter.record
+    return {
+        "record": {
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "timestamp": record.timestamp,
+            # Named as the native event names it; redrive reads the name (and older files' int).
+            "timestampType": TIMESTAMP_TYPE_NAMES.get(record.timestamp_type, NO_TIMESTAMP_TYPE),
+            "key": _b64(record.key),
+            "value": _b64(record.value),
+            "headers": [{"key": name, "value": _b64(value)} for name, value in record.headers],
+        },
+        "error": {
+            "type": letter.error_type,
+            "message": letter.error_message[:MAX_ERROR_MESSAGE_CHARS],
+        },
+        "attempts": letter.attempts,
+        "firstAttemptAt": _iso(letter.first_attempt_at),
+        "lastAttemptAt": _iso(letter.last_attempt_at),
+        "functionName": function_name,
+        "payloadFormat": payload_format,
+        "bootstrapServers": bootstrap_servers,
+    }
+
+
+def s3_key(prefix: str, record: KafkaRecord, writer_id: str) -> str:
+    return f"{prefix}{record.topic}/{record.partition:05d}/{record.offset:020d}-{writer_id}.json"
+
+
+def dead_letter_headers(letter: DeadLetter, function_name: str) -> list[tuple[str, bytes]]:
+    """The original headers, then the error and origin under `dlq.` names."""
+    record = letter.record
+    added = {
+        "error.type": letter.error_type,
+        "error.message": letter.error_message[:MAX_ERROR_MESSAGE_CHARS],
+        "attempts": str(letter.attempts),
+        "first.attempt.at": _iso(letter.first_attempt_at),
+        "last.attempt.at": _iso(letter.last_attempt_at),
+        "function.name": function_name,
+        "source.topic": record.topic,
+        "source.partition": str(record.partition),
+        "source.offset": str(record.offset),
+        "source.timestamp": str(record.timestamp),
+    }
+    return [
+        *record.headers,
+        *((HEADER_PREFIX + name, value.encode()) for name, value in added.items()),
+    ]
+
+
+class DeadLetterSink(Protocol):
+    description: str  # where the letters go, for logs
+
+    async def write(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+class S3DeadLetters:
+    def __init__(self, client: Any, location: DlqLocation, settings: BridgeSettings) -> None:
+        self._client = client
+        self._bucket = location.target
+        self._prefix = location.prefix
+        self._function = settings.lambda_function_name
+        self._format = settings.payload_format.value
+        self._bootstrap_servers = settings.kafka_bootstrap_servers
+        self._writer_id = uuid.uuid4().hex[:12]
+        self.description = f"s3://{self._bucket}/{self._prefix}"
+
+    async def write(self, letters: Sequence[DeadLetter]) -> None:
+        for letter in letters:
+            document = dead_letter_document(
+                letter, self._function, self._format, self._bootstrap_servers
+            )
+            await self._client.put_object(
+                Bucket=self._bucket,
+                Key=s3_key(self._prefix, letter.record, self._writer_id),
+                Body=json.dumps(document).encode(),
+                ContentType="application/json",
+            )
+
+
+class KafkaDeadLetters:
+    def __init__(
+        self, producer: AIOKafkaProducer, location: DlqLocation, settings: BridgeSettings
+    ) -> None:
+        self._producer = producer
+        self._topic = location.target
+        self._function = settings.lambda_function_name
+        self.description = f"kafka://{self._topic}"
+
+    async def write(self, letters: Sequence[DeadLetter]) -> None:
+        sent = [
+            await self._producer.send(
+                self._topic,
+                key=letter.record.key,
+                value=letter.record.value,
+                headers=dead_letter_headers(letter, self._function),
+            )
+            for letter in letters
+        ]
+        for delivery in sent:
+            await delivery  # acks=all: stored on every in-sync replica
+
+
+class FileDeadLetters:
+    """One JSON file per record at `<directory>/<topic>/<partition>/<offset>-<writer>.json`.
+
+    Each file is written under a temporary name, fsync'd, renamed into place, and its
+    directory fsync'd, so once `write` returns the letter survives a crash, and a reader
+    never sees half a file.
+    """
+
+    def __init__(self, directory: Path, settings: BridgeSettings) -> None:
+        self._directory = directory
+        self._function = settings.lambda_function_name
+        self._format = settings.payload_format.value
+        self._bootstrap_servers = settings.kafka_bootstrap_servers
+        self.directory = directory
+        # In every file's name: tells this sink's files from other writers' (another task, an
+        # earlier run) in the same directory.
+        self.writer_id = uuid.uuid4().hex[:12]
+        self._made: set[Path] = set()  # directories known to exist durably
+        self.description = f"file://{directory}"
+
+    async def write(self, letters: Sequence[DeadLetter]) -> None:
+        # Disk writes and fsyncs block: off the event loop, which keeps delivering meanwhile.
+        await asyncio.to_thread(self._write_all, letters)
+
+    def _write_all(self, letters: Sequence[DeadLetter]) -> None:
+        for letter in letters:
+            path = self._directory / s3_key("", letter.record, self.writer_id)
+            document = dead_letter_document(
+                letter, self._function, self._format, self._bootstrap_servers
+            )
+            self._make_directory(path.parent)
+            partial = path.with_name(f".{path.name}.partial")
+            with partial.open("wb") as file:
+                file.write(json.dumps(document).encode())
+                file.flush()
+                os.fsync(file.fileno())
+            partial.replace(path)
+            _fsync_directory(path.parent)
+
+    def _make_directory(self, directory: Path) -> None:
+        """Creates `directory` and its missing parents, each new entry fsync'd in its parent."""
+        if directory in self._made:
+            return
+        missing = []
+        for ancestor in (directory, *directory.parents):
+            if ancestor.is_dir():
+                break
+            missing.append(ancestor)
+        for new in reversed(missing):
+            new.mkdir(exist_ok=True)
+            _fsync_directory(new.parent)
+        self._made.add(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def open_file_dead_letters(location: DlqLocation, settings: BridgeSettings) -> FileDeadLetters:
+    directory = Path(location.target).absolute()
+    if directory.exists() and not directory.is_dir():
+        raise ConfigurationError(
+            f"DLQ={settings.dlq}: {directory} is not a directory; name a directory (it is "
+            "created if missing)."
+        )
+    return FileDeadLetters(directory, settings)
+
+
+async def open_dead_letters(
+    settings: BridgeSettings, resources: AsyncExitStack
+) -> DeadLetterSink | None:
+    """The configured sink, its client closed with `resources`; None without DLQ."""
+    if settings.dlq is None:
+        return None
+    location = parse_dlq(settings.dlq)
+    if location.scheme == "s3":
+        client = await open_client(
+            resources,
+            "s3",
+            settings,
+            endpoint_url=settings.s3_endpoint_url,
+            # The bridge retries a failed write itself, loudly, for as long as it takes.
+            config=AioConfig(retries={"total_max_attempts": 1}, connect_timeout=10),
+        )
+        return S3DeadLetters(client, location, settings)
+    if location.scheme == "file":
+        return open_file_dead_letters(location, settings)
+    producer = AIOKafkaProducer(**producer_arguments(settings))
+    await producer.start()
+    resources.push_async_callback(producer.stop)
+    return KafkaDeadLetters(producer, location, settings)

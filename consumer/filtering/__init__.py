@@ -1,0 +1,1 @@
+"""Lambda's event-filter patterns (FILTER_PATTERNS): compiled once, matched per record."""

@@ -1,0 +1,1 @@
+"""The Kafka side: client arguments, SASL tokens, the start-up probe, outage summaries."""

@@ -1,0 +1,1 @@
+"""The delivery loop's parts: lanes, offsets, batch windows, delivery, membership, stops."""

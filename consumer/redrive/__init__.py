@@ -1,0 +1,1 @@
+"""`python -m consumer.redrive`: dead-lettered records sent to the function again (run.py)."""
