@@ -50,12 +50,13 @@ from consumer.errors import BridgeError
 from consumer.failures.dead_letters import DeadLetterSink, open_dead_letters
 from consumer.filtering.record_filter import RecordFilter
 from consumer.health.heartbeat import beat
+from consumer.kafka import record_batches
 from consumer.kafka.connection import check_topics_exist, explain_group_failure
 from consumer.kafka.outages import BrokerOutages
 from consumer.kafka.probe import probe_brokers
 from consumer.operations.counters import Counters
 from consumer.operations.metrics import MetricsEmitter
-from consumer.payloads.encoders import UndecodedRefusingEncoder, encoder_for
+from consumer.payloads.encoders import encoder_for
 from consumer.pipeline.batch_windows import BatchWindows
 from consumer.pipeline.delivery import Delivery, LetGo
 from consumer.pipeline.lanes import Lane
@@ -85,10 +86,8 @@ class Bridge:
     ) -> None:
         self._settings = settings
         self._invoker = invoker
-        encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
-        if settings.decodes_schemas:  # a record a registry cannot decode is undeliverable
-            encoder = UndecodedRefusingEncoder(encoder)
-        self._encoder = encoder
+        # A record the bridge cannot read (an UndecodedRecord) is refused by its lane.
+        self._encoder = encoder_for(settings.payload_format, settings.kafka_bootstrap_servers)
         patterns = settings.compiled_filter_patterns
         # A decoded value is matched as decoded JSON but may travel as its source bytes.
         keep_parsed_json = (
@@ -102,7 +101,7 @@ class Bridge:
         # Schema-registry decoding (opened in run()); records whose schemas are not resolved
         # yet are held per partition, in fetch order, with the partition paused.
         self._schemas: RecordDecoding[Any] | None = None
-        self._holds = SchemaHolds(self._release_held)
+        self._holds = SchemaHolds(self._release_held, self._holds_failed)
         self.counters = Counters()
         self.metrics = MetricsEmitter(
             settings.metrics_namespace,
@@ -179,6 +178,7 @@ class Bridge:
     async def run(self, stop: asyncio.Event) -> None:
         async with AsyncExitStack() as resources:
             resources.enter_context(self._outages.installed())
+            record_batches.install()  # a record the Kafka client cannot parse fails no fetch
             await self._invoker.check_invokable()
             await self._membership.size_the_revoke_wait(self._invoker)
             await probe_brokers(self._settings)
@@ -355,6 +355,14 @@ class Bridge:
             assert isinstance(decoded, list), "resolved just now, on this loop"
             self._admit(partition, lane, decoded)
         self._resume_if_drained(partition, lane)
+
+    def _holds_failed(self, error: BaseException) -> None:
+        """A bug, not a record: stop loudly rather than leave a partition paused for ever."""
+        log.error(
+            "records held for their schemas could not be released; stopping",
+            exc_info=error,
+        )
+        self._fail(BridgeError("records held for their schemas could not be released"))
 
     def _resume_if_drained(self, partition: TopicPartition, lane: Lane) -> None:
         if (

@@ -112,8 +112,9 @@ class DecodedRecord:
 
 @dataclass(frozen=True, slots=True)
 class UndecodedRecord:
-    """A fetched record one of whose schema-registry parts cannot be decoded: no invocation
-    can carry it, so it is dead-lettered (or stalls) with `reason`, its bytes as fetched."""
+    """A fetched record the bridge cannot read: a schema-registry part that cannot be
+    decoded, or a value the filter cannot parse. No invocation can carry it, so it is
+    dead-lettered (or stalls) with `reason`, its bytes as fetched."""
 
     topic: str
     partition: int
@@ -138,6 +139,19 @@ class UndecodedRecord:
             record.headers,
             reason,
         )
+
+
+def header_name_bytes(name: str) -> bytes | None:
+    """The bytes of a header name that is not UTF-8, None for one that is. Such a name arrives
+    decoded with surrogateescape (consumer/kafka/record_batches.py), so its bytes come back
+    exactly; no name decoded from UTF-8 holds the lone surrogates that mark one."""
+    if name.isascii():
+        return None
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape")
+    return None
 
 
 def as_fetched(record: KafkaRecord) -> KafkaRecord:
@@ -170,6 +184,17 @@ class UndeliverableRecord(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def unreadable_reason(error: Exception) -> str:
+    """Why one record could not be read, matched or encoded, when the failure was not foreseen
+    by the code that met it: the kind of failure, never the record's contents (an exception's
+    text may quote them)."""
+    if isinstance(error, RecursionError):
+        return "it nests too deeply to read (JSON or Avro nested about a thousand levels)"
+    if isinstance(error, MemoryError):
+        return "reading it would take more memory than the bridge has"
+    return f"it cannot be read ({type(error).__name__})"
 
 
 @dataclass

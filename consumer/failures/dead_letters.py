@@ -32,12 +32,18 @@ from aiokafka import AIOKafkaProducer
 from consumer.aws_lambda.aws_clients import open_client
 from consumer.errors import ConfigurationError
 from consumer.kafka.connection import producer_arguments
-from consumer.records import NO_TIMESTAMP_TYPE, TIMESTAMP_TYPE_NAMES, KafkaRecord
+from consumer.records import (
+    NO_TIMESTAMP_TYPE,
+    TIMESTAMP_TYPE_NAMES,
+    KafkaRecord,
+    header_name_bytes,
+)
 from consumer.settings.failures import DlqLocation, parse_dlq
 from consumer.settings.model import BridgeSettings
 
 MAX_ERROR_MESSAGE_CHARS = 1000
 HEADER_PREFIX = "dlq."
+ESCAPED_HEADER_NAME = f"{HEADER_PREFIX}header-name-base64."
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ def dead_letter_document(
             "timestampType": TIMESTAMP_TYPE_NAMES.get(record.timestamp_type, NO_TIMESTAMP_TYPE),
             "key": _b64(record.key),
             "value": _b64(record.value),
-            "headers": [{"key": name, "value": _b64(value)} for name, value in record.headers],
+            "headers": [_header_entry(name, value) for name, value in record.headers],
         },
         "error": {
             "type": letter.error_type,
@@ -87,6 +93,31 @@ def dead_letter_document(
         "payloadFormat": payload_format,
         "bootstrapServers": bootstrap_servers,
     }
+
+
+def _header_entry(name: str, value: bytes | None) -> dict[str, str | None]:
+    """A header in the document: a name that is not UTF-8 as its bytes, in base64."""
+    name_bytes = header_name_bytes(name)
+    if name_bytes is not None:
+        return {"keyBase64": base64.b64encode(name_bytes).decode(), "value": _b64(value)}
+    return {"key": name, "value": _b64(value)}
+
+
+def kafka_header_name(name: str) -> str:
+    """A header name as the Kafka dead-letter topic gets it: a Kafka client writes only UTF-8
+    names, so one that is not goes as `dlq.header-name-base64.<its bytes in base64>`."""
+    name_bytes = header_name_bytes(name)
+    if name_bytes is None:
+        return name
+    return ESCAPED_HEADER_NAME + base64.b64encode(name_bytes).decode()
+
+
+def original_header_name(name: str) -> str | None:
+    """The name `kafka_header_name` escaped, or None if `name` is not one it escaped."""
+    if not name.startswith(ESCAPED_HEADER_NAME):
+        return None
+    name_bytes = base64.b64decode(name[len(ESCAPED_HEADER_NAME) :])
+    return name_bytes.decode("utf-8", "surrogateescape")
 
 
 def s3_key(prefix: str, record: KafkaRecord, writer_id: str) -> str:
@@ -109,7 +140,7 @@ def dead_letter_headers(letter: DeadLetter, function_name: str) -> list[tuple[st
         "source.timestamp": str(record.timestamp),
     }
     return [
-        *record.headers,
+        *((kafka_header_name(name), value) for name, value in record.headers),
         *((HEADER_PREFIX + name, value.encode()) for name, value in added.items()),
     ]
 

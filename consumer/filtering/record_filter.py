@@ -34,6 +34,8 @@ from consumer.records import (
     CheckedJsonRecord,
     DecodedRecord,
     KafkaRecord,
+    UndecodedRecord,
+    unreadable_reason,
 )
 
 _parse_json = msgspec.json.Decoder().decode  # RFC 8259 and UTF-8, about 4x the stdlib's speed
@@ -144,17 +146,42 @@ class RecordFilter:
         return self._judge(record, value)
 
     def admitted(self, records: Sequence[KafkaRecord]) -> list[KafkaRecord]:
-        """The records to deliver, in their order."""
+        """The records to deliver, in their order. A record the filter cannot read (JSON
+        nested deeper than the parser follows, say) is among them as an UndecodedRecord with
+        the reason, so it is dead-lettered and every other record is judged as usual."""
+        try:
+            return self._admitted(records)
+        except Exception:  # rare: judge each record alone, to find the one that cannot be read
+            judged = (self._judged_alone(record) for record in records)
+            return [record for record in judged if record is not None]
+
+    def _admitted(self, records: Sequence[KafkaRecord]) -> list[KafkaRecord]:
         if not self._keep_parsed_json:
             admits = self.admits
             return [record for record in records if admits(record)]
-        judge, kept = self._judge, []
+        kept: list[KafkaRecord] = []
         for record in records:
-            value = value_view(record.value)  # keep_parsed_json: never with decoded records
-            if judge(record, value):
-                parsed = type(value) is dict or type(value) is list
-                kept.append(CheckedJsonRecord.of(record) if parsed else record)
+            self._keep_checked(record, kept)
         return kept
+
+    def _keep_checked(self, record: KafkaRecord, kept: list[KafkaRecord]) -> None:
+        value = value_view(record.value)  # keep_parsed_json: never with decoded records
+        if self._judge(record, value):
+            parsed = type(value) is dict or type(value) is list
+            kept.append(CheckedJsonRecord.of(record) if parsed else record)
+
+    def _judged_alone(self, record: KafkaRecord) -> KafkaRecord | None:
+        """The record if admitted, None if filtered out, an UndecodedRecord if unreadable."""
+        try:
+            kept: list[KafkaRecord] = []
+            if self._keep_parsed_json:
+                self._keep_checked(record, kept)
+            elif self.admits(record):
+                kept.append(record)
+        except Exception as error:
+            reason = f"the filter cannot read it: {unreadable_reason(error)}"
+            return UndecodedRecord.of(record, reason)
+        return kept[0] if kept else None
 
     def _by_view(self, record: KafkaRecord, value: Any) -> bool:
         view = {} if value is ABSENT else {"value": value}

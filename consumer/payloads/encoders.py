@@ -39,6 +39,7 @@ from consumer.records import (
     RecordEncoder,
     UndecodedRecord,
     UndeliverableRecord,
+    header_name_bytes,
 )
 from consumer.settings.lambda_limits import (
     LAMBDA_EVENT_MAX_BYTES,
@@ -69,8 +70,8 @@ def encoder_for(payload_format: PayloadFormat, bootstrap_servers: str) -> Record
     raise ValueError(f"unknown payload format {payload_format!r}: use native, legacy or value")
 
 
-# Strings into JSON string literals. Names (topic, header) are escaped to ASCII, so even a name
-# with a lone surrogate encodes; text decoded from valid UTF-8 stays UTF-8, which is smaller.
+# Strings into JSON string literals. Names (topic, header) are escaped to ASCII; text decoded
+# from valid UTF-8 stays UTF-8, which is smaller.
 _json_name = json.JSONEncoder(check_circular=False).encode
 
 # Lambda's Java poller writes header values as Java bytes, which are signed: "ë" is [-61, -85]
@@ -195,13 +196,22 @@ def _schema_metadata(record: DecodedRecord) -> bytes:
     )
 
 
+def _header_name(name: str) -> bytes:
+    """A header name as a JSON string; UndeliverableRecord for one that is not UTF-8 (its
+    bytes cannot be JSON text: consumer/kafka/record_batches.py lets such a record through)."""
+    name_bytes = header_name_bytes(name)
+    if name_bytes is not None:
+        raise UndeliverableRecord(
+            f"a header name is not UTF-8 ({len(name_bytes)} bytes), so no JSON payload can "
+            "carry it; the dead letter keeps its bytes"
+        )
+    return _json_name(name).encode()
+
+
 def _native_header(name: str, data: bytes | None) -> bytes:
     if data is None:
-        return b"{%s:null}" % _json_name(name).encode()
-    return b"{%s:[%s]}" % (
-        _json_name(name).encode(),
-        b",".join(map(_SIGNED_BYTE.__getitem__, data)),
-    )
+        return b"{%s:null}" % _header_name(name)
+    return b"{%s:[%s]}" % (_header_name(name), b",".join(map(_SIGNED_BYTE.__getitem__, data)))
 
 
 _LEGACY_FIX = (
@@ -258,8 +268,8 @@ class LegacyEncoder:
 
 def _legacy_header(name: str, data: bytes | None) -> bytes:
     if data is None:
-        return b"{%s:null}" % _json_name(name).encode()
-    return b'{%s:"%s"}' % (_json_name(name).encode(), base64.b64encode(data))
+        return b"{%s:null}" % _header_name(name)
+    return b'{%s:"%s"}' % (_header_name(name), base64.b64encode(data))
 
 
 _VALUE_FIX = (

@@ -13,7 +13,15 @@ from collections import deque
 from collections.abc import Collection, Hashable, Iterable, Sequence
 
 from consumer.pipeline.offsets import OffsetTracker
-from consumer.records import SEPARATOR, Batch, KafkaRecord, RecordEncoder, UndeliverableRecord
+from consumer.records import (
+    SEPARATOR,
+    Batch,
+    KafkaRecord,
+    RecordEncoder,
+    UndecodedRecord,
+    UndeliverableRecord,
+    unreadable_reason,
+)
 from consumer.settings.ordering import Ordering
 
 _SEPARATOR_BYTES = len(SEPARATOR)
@@ -248,9 +256,13 @@ class Lane:
                 self._stash_record = None
             else:
                 try:
+                    if type(record) is UndecodedRecord:  # the bridge could not read it
+                        raise UndeliverableRecord(record.reason)  # noqa: TRY301 - refused as any other
                     fragment, reason = encode(record), None
                 except UndeliverableRecord as error:
                     fragment, reason = b"", error.reason
+                except Exception as error:  # the trust boundary: one record never stops a lane
+                    fragment, reason = b"", unreadable_reason(error)
             if reason is None:
                 size = payload_bytes + _SEPARATOR_BYTES + len(fragment)
                 if size > max_bytes:

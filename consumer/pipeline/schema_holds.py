@@ -21,11 +21,17 @@ class SchemaHolds:
     Invariants: records held are in no lane, so no commit reaches them; a partition with held
     records has one resolving task, which hands them to `release(partition, held)` in fetch
     order once every schema they name is resolved, and nothing fetched after them for their
-    partition is released first (it is held behind them).
+    partition is released first (it is held behind them); a resolving task that dies of
+    anything but cancellation is reported to `failed`, never left to hold its partition.
     """
 
-    def __init__(self, release: Callable[[TopicPartition, HeldRecords], None]) -> None:
+    def __init__(
+        self,
+        release: Callable[[TopicPartition, HeldRecords], None],
+        failed: Callable[[BaseException], None],
+    ) -> None:
         self._release = release
+        self._failed = failed  # a resolving task died: its partition would wait forever
         self.held: dict[TopicPartition, HeldRecords] = {}
         self._resolving: dict[TopicPartition, asyncio.Task[None]] = {}
 
@@ -42,9 +48,11 @@ class SchemaHolds:
         resolved (retried until the registry answers)."""
         self.held.setdefault(partition, []).append(records)
         if partition not in self._resolving:
-            self._resolving[partition] = asyncio.create_task(
+            task = asyncio.create_task(
                 self._release_when_resolved(partition, schemas), name=f"schemas for {partition}"
             )
+            task.add_done_callback(self._check)
+            self._resolving[partition] = task
 
     async def _release_when_resolved(
         self, partition: TopicPartition, schemas: RecordDecoding[Any]
@@ -59,6 +67,11 @@ class SchemaHolds:
                 self._release(partition, held)
         finally:
             self._resolving.pop(partition, None)
+
+    def _check(self, task: asyncio.Task[None]) -> None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self._failed(error)
 
     def forget(self, partition: TopicPartition) -> None:
         """The partition is let go: its held records are never in a lane, so its next owner

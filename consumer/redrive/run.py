@@ -42,7 +42,8 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 from consumer.aws_lambda.aws_clients import open_client
 from consumer.aws_lambda.invoker import LambdaInvoker, Outcome
 from consumer.errors import BridgeError, ConfigurationError
-from consumer.failures.dead_letters import HEADER_PREFIX
+from consumer.failures.dead_letters import HEADER_PREFIX, original_header_name
+from consumer.kafka import record_batches
 from consumer.kafka.connection import client_arguments, consumer_arguments
 from consumer.operations.logs import configure_logging
 from consumer.payloads.encoders import UndecodedRefusingEncoder, encoder_for
@@ -191,8 +192,16 @@ def record_from_document(document: dict[str, Any]) -> ConsumerRecord[bytes, byte
         checksum=None,
         serialized_key_size=len(key or b""),
         serialized_value_size=len(value or b""),
-        headers=[(h["key"], unb64(h["value"])) for h in stored["headers"]],
+        headers=[(_header_name(h), unb64(h["value"])) for h in stored["headers"]],
     )
+
+
+def _header_name(header: dict[str, Any]) -> str:
+    """A header's name as the bridge read it: a name that was not UTF-8 is kept as its bytes."""
+    if "keyBase64" in header:
+        return base64.b64decode(header["keyBase64"]).decode("utf-8", "surrogateescape")
+    name: str = header["key"]
+    return name
 
 
 def _timestamp_type(stored: int | str) -> int:
@@ -266,7 +275,7 @@ def _record_from_dead_letter(letter: ConsumerRecord[bytes, bytes]) -> tuple[Kafk
     added = {
         name[len(HEADER_PREFIX) :]: value.decode()
         for name, value in letter.headers
-        if name.startswith(HEADER_PREFIX)
+        if name.startswith(HEADER_PREFIX) and original_header_name(name) is None
     }
     original = ConsumerRecord(
         topic=added["source.topic"],
@@ -279,7 +288,11 @@ def _record_from_dead_letter(letter: ConsumerRecord[bytes, bytes]) -> tuple[Kafk
         checksum=None,
         serialized_key_size=letter.serialized_key_size,
         serialized_value_size=letter.serialized_value_size,
-        headers=[(n, v) for n, v in letter.headers if not n.startswith(HEADER_PREFIX)],
+        headers=[
+            (original_header_name(n) or n, v)
+            for n, v in letter.headers
+            if not n.startswith(HEADER_PREFIX) or original_header_name(n) is not None
+        ],
     )
     return original, datetime.fromisoformat(added["last.attempt.at"])
 
@@ -289,6 +302,7 @@ async def redrive_kafka(
 ) -> None:
     arguments = {**consumer_arguments(settings), "auto_offset_reset": "earliest"}
     arguments["group_id"] = f"{settings.kafka_group_id}.redrive"
+    record_batches.install()  # a record the Kafka client cannot parse fails no fetch
     reader = AIOKafkaConsumer(**arguments)
     await reader.start()
     try:

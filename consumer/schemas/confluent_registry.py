@@ -21,6 +21,7 @@ credentials in it).
 from __future__ import annotations
 
 import base64
+import json
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -42,6 +43,9 @@ from consumer.settings.pem import as_file
 _TIMEOUT_S = 10.0  # per request; a registry slower than this is treated as down
 _MAX_REFERENCE_DEPTH = 32  # references of references: a cycle is a broken schema, not a hang
 _ACCEPT = "application/vnd.schemaregistry.v1+json, application/json"
+# A registry's answer holds one schema's text and a few fields: schemas are kilobytes, and
+# bounds.py refuses one over a MiB of text (JSON escapes may double that).
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
 
 
 class ConfluentSchemaRegistry:
@@ -156,9 +160,33 @@ class ConfluentSchemaRegistry:
             async with session.get(self._base + path, ssl=self._tls) as response:
                 if response.status != 200:
                     return response.status, None
-                return 200, await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+                data = await _read_at_most(response, MAX_ANSWER_BYTES + 1)
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise RegistryUnavailable(error_reason(error)) from None
+        if len(data) > MAX_ANSWER_BYTES:
+            raise UnusableSchema(
+                f"the schema registry's answer to {path} is over {MAX_ANSWER_BYTES:,} bytes"
+            )
+        try:
+            return 200, json.loads(data)
+        except RecursionError:
+            raise UnusableSchema(
+                f"the schema registry's answer to {path} nests too deeply to read"
+            ) from None
+        except ValueError as error:
+            raise RegistryUnavailable(f"the answer is not JSON ({error_reason(error)})") from None
+
+
+async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or its first `limit` bytes: a registry's answer is read, never trusted."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
 
 
 def registry_tls(settings: BridgeSettings) -> ssl.SSLContext | bool:

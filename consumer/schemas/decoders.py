@@ -29,6 +29,7 @@ from consumer.schemas.model import (
     RegisteredSchema,
     RegistryUnavailable,
     UndecodableRecord,
+    UnusableSchema,
 )
 from consumer.settings.backoff import Backoff
 
@@ -93,18 +94,6 @@ class Decoders(Generic[Ref]):
             self.fetches += 1
             try:
                 entry: Entry = self._build(await self._fetch(ref))
-            except UndecodableRecord as permanent:
-                entry = permanent
-                log.error(
-                    "schema unusable; records naming it are dead-lettered",
-                    extra={
-                        "fields": {
-                            "registry": self._registry,
-                            "schema": str(ref),
-                            "reason": permanent.reason,
-                        }
-                    },
-                )
             except RegistryUnavailable as transient:
                 failures += 1
                 self.retries += 1
@@ -123,6 +112,21 @@ class Decoders(Generic[Ref]):
                 )
                 await asyncio.sleep(delay_s)
                 continue
+            except UndecodableRecord as permanent:
+                entry = permanent
+            except Exception as error:  # a schema no parser foresaw: unusable, never a hang
+                entry = UnusableSchema(_unusable_reason(error))
+            if isinstance(entry, UndecodableRecord):
+                log.error(
+                    "schema unusable; records naming it are dead-lettered",
+                    extra={
+                        "fields": {
+                            "registry": self._registry,
+                            "schema": str(ref),
+                            "reason": entry.reason,
+                        }
+                    },
+                )
             self._keep(ref, entry)
             return
 
@@ -131,3 +135,11 @@ class Decoders(Generic[Ref]):
         self._entries.move_to_end(ref)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+
+def _unusable_reason(error: Exception) -> str:
+    """Why a schema could not be fetched whole or compiled, when its parser did not say: the
+    kind of failure, never the schema's text."""
+    if isinstance(error, RecursionError):
+        return "the schema nests too deeply to compile"
+    return f"the schema cannot be compiled ({type(error).__name__})"

@@ -15,7 +15,13 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
-from consumer.records import DecodedRecord, KafkaRecord, SchemaMetadata, UndecodedRecord
+from consumer.records import (
+    DecodedRecord,
+    KafkaRecord,
+    SchemaMetadata,
+    UndecodedRecord,
+    unreadable_reason,
+)
 from consumer.schemas.decoders import Decoders
 from consumer.schemas.model import UndecodableRecord
 from consumer.settings.decoding import SchemaParts, SchemaRecordFormat
@@ -57,7 +63,7 @@ class RecordDecoding(Generic[Ref]):
         for record in records:
             for data in self._parts(record):
                 if data is not None:
-                    with contextlib.suppress(UndecodableRecord):  # decode() says why
+                    with contextlib.suppress(Exception):  # decode() says why
                         named.add(framing(data)[0])
         return self.decoders.missing(named)
 
@@ -84,10 +90,18 @@ class RecordDecoding(Generic[Ref]):
             key_json, key_schema = self._decode_part(record.key, self._keys)
         except UndecodableRecord as problem:
             return UndecodedRecord.of(record, f"key: {problem.reason}")
+        except _Unresolved:
+            raise
+        except Exception as error:  # the trust boundary: bytes no decoder foresaw
+            return UndecodedRecord.of(record, f"key: {unreadable_reason(error)}")
         try:
             value_json, value_schema = self._decode_part(record.value, self._values)
         except UndecodableRecord as problem:
             return UndecodedRecord.of(record, f"value: {problem.reason}")
+        except _Unresolved:
+            raise
+        except Exception as error:
+            return UndecodedRecord.of(record, f"value: {unreadable_reason(error)}")
         if key_schema is None and value_schema is None:
             return record  # nothing in it was framed: null parts only
         as_json = self._as_json

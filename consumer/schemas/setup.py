@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 from typing import Any, Literal
 
 from consumer.schemas.avro import avro_decoder
+from consumer.schemas.bounds import check_schema_bounds
 from consumer.schemas.confluent_registry import ConfluentSchemaRegistry
 from consumer.schemas.decoders import Decoders
 from consumer.schemas.framing import (
@@ -74,6 +75,7 @@ def _builder(framing: Literal["confluent", "glue"]) -> Any:
     """Builds a registered schema's decoder, for the registry's framing."""
 
     def build(schema: RegisteredSchema) -> FormatDecoder:
+        check_schema_bounds(schema)
         decoder: RecordDecoder
         if schema.format is SchemaFormat.AVRO:
             decoder = avro_decoder(schema)
