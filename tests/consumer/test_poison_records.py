@@ -27,6 +27,7 @@ import pytest
 from confluent_kafka.schema_registry import Schema
 
 from consumer.local import FunctionSpec, LocalLambda
+from tests.consumer.schemas.test_protobuf import zigzag_varint  # Avro's varints are the same
 from tests.support.bridge_harness import (
     FUNCTION,
     RecordingSink,
@@ -44,17 +45,6 @@ from tests.support.schema_serializers import avro_bytes, registry_client
 PEAK_RSS_BOUND_MIB = 400
 DEEP = 5_000  # levels of JSON nesting: past any parser's recursion limit
 GOOD_BEFORE, GOOD_AFTER = b'{"kind": "before"}', b'{"kind": "after"}'
-
-
-def varint(number: int) -> bytes:
-    """Avro's zigzag varint."""
-    zigzag = (number << 1) ^ (number >> 63)
-    out = bytearray()
-    while zigzag > 0x7F:
-        out.append((zigzag & 0x7F) | 0x80)
-        zigzag >>= 7
-    out.append(zigzag)
-    return bytes(out)
 
 
 class KindSink:
@@ -260,7 +250,8 @@ async def test_a_hostile_schema_or_body_from_the_registry_is_a_dead_letter(
             schema_registry, f"{topic_name}-bomb", {"type": "array", "items": "null"}
         )
         # A block of -2^62 items (a negative count is followed by the block's byte size).
-        bad, reason = framed(schema_id, varint(-(2**62)) + varint(0)), "claim more items"
+        bad = framed(schema_id, zigzag_varint(-(2**62)) + zigzag_varint(0))
+        reason = "claim more items"
         assert len(bad) == 15
     else:  # nested far past the bound, though the registry takes it
         schema_id = await registered(schema_registry, f"{topic_name}-deep", nested_arrays(500))
