@@ -38,6 +38,7 @@ from referencing import Registry, Resource
 
 from consumer.schemas.model import RegisteredSchema, UndecodableRecord, UnusableSchema
 
+_PATH_TEXT_CHARS = 80  # where in the value, shortened: a value can nest thousands deep
 _RULE_TEXT_CHARS = 80  # a rule's schema value, shortened: an enum can list thousands
 
 
@@ -77,9 +78,12 @@ def _check(validator: Validator, value: Any) -> None:
         rule = json.dumps(error.validator_value, ensure_ascii=False)
         if len(rule) > _RULE_TEXT_CHARS:
             rule = rule[: _RULE_TEXT_CHARS - 1] + "…"
+        path = error.json_path  # names of the record's own keys: shown, but never unbounded
+        if len(path) > _PATH_TEXT_CHARS:
+            path = path[: _PATH_TEXT_CHARS - 1] + "…"
         raise UndecodableRecord(
-            f"the value does not match its JSON schema at {error.json_path}:"
-            f" it fails {error.validator!r}: {rule}"
+            f"the value does not match its JSON schema at {path}: it fails {error.validator!r}:"
+            f" {rule}"
         )
 
 
