@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging()
         log.error(str(error), extra={"fields": {"exit_code": error.exit_code}})
         return error.exit_code
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.secret_values)
     log.info(
         "starting",
         extra={

@@ -26,6 +26,7 @@ from aiokafka.abc import AbstractTokenProvider
 from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
 
 from consumer.errors import KafkaStartupError
+from consumer.operations.logs import never_log
 
 log = logging.getLogger("consumer.kafka_tokens")  # the name its log lines have always had
 
@@ -60,6 +61,7 @@ class CachedTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
             now = time.time()
             if self._token is None or now >= self._refresh_at:
                 token, expires_at = await self._fetch()
+                never_log(token)  # at any level: aiokafka's DEBUG prints the SASL exchange
                 self._token = token
                 self._refresh_at = now + max(0.0, expires_at - now) * REFRESH_AT_LIFETIME_FRACTION
                 self.fetches += 1

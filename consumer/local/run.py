@@ -180,7 +180,7 @@ class LocalRun:
 
     def _route_logs(self, settings: BridgeSettings) -> None:
         """The one logger setup (JSON lines), its lines written above the progress line."""
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.secret_values)
         for handler in logging.getLogger().handlers:
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(self._terminal.stream())

@@ -1,7 +1,12 @@
 """The one logger setup: JSON lines on stdout, one object per line.
 
 Fields go in `extra={"fields": {...}}`. Record contents and secrets never go in a log
-line: counts, offsets and key hashes do (`key_hash`).
+line: counts, offsets and key hashes do (`key_hash`). At every level, DEBUG included:
+- the libraries' request-level loggers (`_REQUEST_LOGGERS`) print whole requests and
+  responses at DEBUG (aiokafka the SASL bytes with the password and every fetched record,
+  botocore signed headers and bodies), so they are held at INFO whatever LOG_LEVEL says;
+- every secret the bridge knows (its secret settings, and each token it fetches: `never_log`)
+  is replaced by `[redacted]` in any line that still carries one, as a second guard.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import hashlib
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,15 +48,67 @@ def _not_a_rebalance_heartbeat(record: logging.LogRecord) -> bool:
     return not (record.name.startswith("aiokafka") and record.msg == _REBALANCE_HEARTBEAT)
 
 
-def configure_logging(level: str = "INFO") -> None:
+# Loggers that write whole requests or responses at DEBUG; never below INFO here.
+_REQUEST_LOGGERS = (
+    "aiokafka.conn",  # every request and response: SASL bytes, tokens, fetched records
+    "botocore",  # request headers with signatures and session tokens, request bodies
+    "aiobotocore",
+    "aiohttp.client",
+    "urllib3",
+    "s3transfer",
+    "aws_msk_iam_sasl_signer",
+)
+_REDACTED = "[redacted]"
+_SHORTEST_SECRET = 6  # shorter values would redact common words, not secrets
+
+
+class _Secrets:
+    """The values no log line may carry, as written in a line: raw and JSON-escaped."""
+
+    def __init__(self) -> None:
+        self._forms: set[str] = set()
+
+    def add(self, secret: str) -> None:
+        if len(secret) >= _SHORTEST_SECRET:
+            self._forms.update({secret, json.dumps(secret)[1:-1]})
+            # A multi-line secret (a PEM key) is matched line by line, wherever lines go.
+            self._forms.update(line for line in secret.splitlines() if len(line) >= 16)
+
+    def redact(self, line: str) -> str:
+        for form in self._forms:
+            if form in line:
+                line = line.replace(form, _REDACTED)
+        return line
+
+
+_SECRETS = _Secrets()
+
+
+def never_log(secret: str) -> None:
+    """Redacts `secret` from every later log line (a token the bridge fetched, say)."""
+    _SECRETS.add(secret)
+
+
+class _RedactingFormatter(JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return _SECRETS.redact(super().format(record))
+
+
+def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
+    """JSON lines at `level`; `secrets` (the secret settings' values) are never written."""
+    for secret in secrets:
+        never_log(secret)
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(_RedactingFormatter())
     handler.addFilter(_not_a_rebalance_heartbeat)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     # aiokafka's INFO lines narrate every group join; its warnings and errors still show.
     logging.getLogger("aiokafka").setLevel("DEBUG" if level == "DEBUG" else "WARNING")
+    if level == "DEBUG":
+        for name in _REQUEST_LOGGERS:
+            logging.getLogger(name).setLevel("INFO")
 
 
 def key_hash(key: bytes | None) -> str | None:

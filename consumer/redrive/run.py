@@ -455,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         return ConfigurationError.exit_code
     try:
         settings = load_settings(_without_kafka_if_unread(os.environ))
+        configure_logging("WARNING", settings.secret_values)
         return asyncio.run(run(settings, selection, options.dry_run))
     except BridgeError as error:
         logging.getLogger("consumer.redrive").error(str(error))

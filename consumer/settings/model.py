@@ -114,6 +114,12 @@ class BridgeSettings(
         return self
 
     @property
+    def secret_values(self) -> list[str]:
+        """The values of the secret settings that are set: never in a log line."""
+        values = (getattr(self, d.field) for d in DECLARATIONS if d.secret)
+        return [value.get_secret_value() for value in values if value is not None]
+
+    @property
     def effective_batch_max_bytes(self) -> int:
         return self.batch_max_bytes or self.invocation_limit_bytes
 

@@ -39,12 +39,15 @@ class IdentityProvider:
             json.dumps({"keys": [{**public, "kid": self._kid, "alg": "RS256", "use": "sig"}]})
         )
         self.issued = 0
+        self.tokens: list[str] = []  # every token issued, for tests that look for them in logs
 
     def issue(self, subject: str, lifetime_s: float) -> str:
         now = time.time()
         claims = {"sub": subject, "iat": int(now), "exp": int(now + lifetime_s), "scope": "kafka"}
         self.issued += 1
-        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self._kid})
+        token = jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self._kid})
+        self.tokens.append(token)
+        return token
 
 
 @asynccontextmanager

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from consumer.operations.logs import configure_logging
+from consumer.operations.logs import configure_logging, never_log
 
 
 @pytest.fixture
@@ -38,3 +38,38 @@ def test_rebalance_heartbeats_are_left_out_and_other_aiokafka_warnings_kept(
         "Heartbeat failed for group g: generation id is not  current.",
         "revoking partitions",
     ]
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_a_secret_is_redacted_wherever_a_line_carries_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    password = 'p@ss"word\\with-quotes'
+    key_line = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+    key = f"-----BEGIN PRIVATE KEY-----\n{key_line}\n-----END PRIVATE KEY-----\n"
+    configure_logging("INFO", [password, key, "short"])
+    never_log("token-fetched-later-0042")
+    log = logging.getLogger("consumer.test")
+    log.info("auth with %s", password)
+    log.info("fields", extra={"fields": {"sent": f"x{password}x", "pem": key}})
+    log.info("a token token-fetched-later-0042 in a message")
+    log.error("failed", exc_info=ValueError(f"bad key line {key_line}"))
+    log.info("short words stay short")
+
+    text = capsys.readouterr().out
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert lines[0]["message"] == "auth with [redacted]"
+    assert lines[1]["sent"] == "x[redacted]x"
+    assert key_line not in text
+    assert "token-fetched-later-0042" not in text
+    assert "[redacted]" in lines[3]["exception"]
+    assert lines[4]["message"] == "short words stay short", "values under 6 characters are kept"
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_at_debug_the_libraries_request_loggers_stay_at_info() -> None:
+    configure_logging("DEBUG")
+    assert logging.getLogger("consumer.bridge").isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("aiokafka.consumer.fetcher").isEnabledFor(logging.DEBUG)
+    for name in ("aiokafka.conn", "botocore.endpoint", "botocore.auth", "aiobotocore.endpoint"):
+        assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
