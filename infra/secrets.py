@@ -4,12 +4,18 @@ Generic over the declarations: a secret setting (`SecretStr` in `consumer/settin
 stack sets becomes `/kafka-to-lambda/<stack>/<key in kebab case>`, which ECS reads into the
 setting's variable when a task starts (the task definition's `secrets`). Its value travels
 as a Pulumi secret: never in plain state, the environment, or a log.
+
+One secret is made when the stack sets none: `keyHashSecret`, which keys the key hashes of
+the bridge's log lines, so equal keys hash alike in every task of a deployment and a hash
+cannot be reversed by trying keys. It is random, made once: later `pulumi up`s keep the
+value the parameter holds (`ignore_changes`), so hashes stay comparable across deployments.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from secrets import token_urlsafe
 
 import pulumi
 import pulumi_aws as aws
@@ -18,6 +24,7 @@ from consumer.settings.model import DECLARATIONS
 from infra.stack_config import PROJECT
 
 _BY_FIELD = {declaration.field: declaration for declaration in DECLARATIONS}
+KEY_HASH_SECRET = "key_hash_secret"
 
 
 def kebab_case(key: str) -> str:
@@ -38,8 +45,12 @@ class SecretParameters:
         parent: pulumi.Resource,
     ) -> None:
         self.parameters = {}  # field → its parameter
+        stack_secrets = secrets
+        if KEY_HASH_SECRET not in secrets:  # made here, random, once (see the docstring)
+            secrets = {**secrets, KEY_HASH_SECRET: pulumi.Output.secret(token_urlsafe(32))}
         for field, value in secrets.items():
             declaration = _BY_FIELD[field]
+            made = field not in stack_secrets
             slug = kebab_case(str(declaration.stack_key))
             self.parameters[field] = aws.ssm.Parameter(
                 f"{name}-{slug}",
@@ -52,7 +63,11 @@ class SecretParameters:
                 tier="Intelligent-Tiering",
                 key_id=kms_key_id,  # None: the account's aws/ssm key
                 tags=tags,
-                opts=pulumi.ResourceOptions(parent=parent),
+                opts=pulumi.ResourceOptions(
+                    parent=parent,
+                    # The made secret is random anew at every run: keep the first one.
+                    ignore_changes=["value"] if made else None,
+                ),
             )
 
     @property

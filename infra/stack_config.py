@@ -48,9 +48,19 @@ class StackConfig:
         return None if declaration.is_unset(value) else value
 
     def secret(self, declaration: Declaration) -> pulumi.Output[str] | None:
-        """A secret setting's value, as a Pulumi secret; None: not set."""
+        """A secret setting's value, as a Pulumi secret; None: not set. A value stored in
+        plain text (set without --secret) is refused: it sits readable in a file users commit."""
         assert declaration.stack_key, declaration.field
         assert declaration.secret, declaration.field
+        full_key = f"{self._config.name}:{declaration.stack_key}"
+        stored = pulumi.runtime.get_config(full_key)
+        if stored is not None and not pulumi.runtime.is_config_secret(full_key):
+            raise ConfigurationError(
+                f"{full_key} is stored in plain text in the stack file, where anyone who reads "
+                "it (or the repository it is committed to) can; store it encrypted, then "
+                f"rotate it: pulumi config rm {declaration.stack_key} && "
+                f"{fix_command(declaration)}"
+            )
         if declaration.stack_default is None:  # the stack must set it
             return self._config.require_secret(declaration.stack_key)
         return self._config.get_secret(declaration.stack_key)

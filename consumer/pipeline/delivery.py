@@ -21,7 +21,7 @@ from consumer.aws_lambda.invoker import LambdaInvoker
 from consumer.errors import FatalInvokeError
 from consumer.failures.dead_letters import DeadLetter, DeadLetterSink
 from consumer.operations.counters import Counters
-from consumer.operations.logs import key_hash
+from consumer.operations.logs import KeyHashes
 from consumer.operations.metrics import MetricsEmitter
 from consumer.records import Batch, RecordEncoder, as_fetched
 from consumer.settings.failures import OnFailure
@@ -58,6 +58,8 @@ class Delivery:
         self.limit = AdaptiveLimit(settings.max_in_flight_total)
         self._backoff = settings.retry_backoff
         self._function_error_backoff = settings.function_error_backoff
+        secret = settings.key_hash_secret
+        self._key_hashes = KeyHashes(None if secret is None else secret.get_secret_value())
         # (topic, partition) → set once it is being let go; waited on by backoff sleeps.
         self._letting_go: dict[tuple[str, int], asyncio.Event] = {}
 
@@ -300,7 +302,7 @@ class Delivery:
                         "topic": batch.topic,
                         "partition": batch.partition,
                         "offset": letter.record.offset,
-                        "key_hash": key_hash(letter.record.key),
+                        "key_hash": self._key_hashes.of(letter.record.key),
                         "error_type": error_type,
                         "attempts": attempts,
                     }
@@ -319,7 +321,7 @@ class Delivery:
                     "topic": batch.topic,
                     "partition": batch.partition,
                     "offset": first.offset,
-                    "key_hash": key_hash(first.key),
+                    "key_hash": self._key_hashes.of(first.key),
                     "records": len(todo),
                     "failures": failures,
                     "error_type": error_type,
@@ -336,7 +338,7 @@ class Delivery:
                     "topic": batch.topic,
                     "partition": batch.partition,
                     "offset": record.offset,
-                    "key_hash": key_hash(record.key),
+                    "key_hash": self._key_hashes.of(record.key),
                     "reason": reason,
                 }
             },

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, SecretStr, field_validator
 
 from consumer.health.heartbeat import DEFAULT_HEALTH_FILE
 from consumer.operations.metrics import DEFAULT_NAMESPACE
@@ -37,6 +37,14 @@ class OperationsSettings(BaseModel):
     metrics_namespace: str = setting(DEFAULT_NAMESPACE, doc="CloudWatch namespace.")
     metrics_service: str = setting(
         "kafka-to-lambda", doc="The `Service` dimension of every metric."
+    )
+    key_hash_secret: SecretStr | None = setting(
+        None,
+        doc=(
+            "Keys the `key_hash` of log lines (BLAKE2b), so a key cannot be recovered from "
+            "its hash. A stack makes one when none is set. Unset: a random one per process."
+        ),
+        stack="keyHashSecret",
     )
 
     @field_validator("log_level")

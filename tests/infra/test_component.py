@@ -40,7 +40,7 @@ EXPECTED_RESOURCES = Counter(
         "aws:ecr/repository:Repository": 1,
         "aws:ecr/lifecyclePolicy:LifecyclePolicy": 1,
         "docker:index/image:Image": 1,
-        "aws:ssm/parameter:Parameter": 1,
+        "aws:ssm/parameter:Parameter": 2,  # the password, and the key-hash secret it makes
         "aws:iam/role:Role": 2,
         "aws:iam/rolePolicy:RolePolicy": 2,
         "aws:ec2/securityGroup:SecurityGroup": 1,
@@ -192,7 +192,7 @@ def test_the_container_logs_to_the_stacks_log_group_with_its_retention(case: str
 
 @pytest.mark.parametrize("case", CASES)
 def test_the_password_is_an_ssm_securestring_whose_value_is_a_pulumi_secret(case: str) -> None:
-    parameter = _deployment(case).one("aws:ssm/parameter:Parameter").inputs
+    parameter = _deployment(case).parameter("kafka-password").inputs
     assert parameter["type"] == "SecureString"
     assert parameter["tier"] == "Intelligent-Tiering"  # Standard until a value needs more
     assert list(secret_values(parameter["value"])) == [TEST_PASSWORD]
@@ -202,7 +202,8 @@ def test_the_password_is_an_ssm_securestring_whose_value_is_a_pulumi_secret(case
 def test_a_configured_kms_key_encrypts_the_password_and_is_the_only_one_decryptable() -> None:
     key = f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     deployment = deploy({**MINIMAL_CONFIG, "kmsKeyId": key})
-    assert deployment.one("aws:ssm/parameter:Parameter").inputs["keyId"] == key
+    for parameter in deployment.of_type("aws:ssm/parameter:Parameter"):
+        assert parameter.inputs["keyId"] == key
     decrypt = [
         s for s in deployment.role_policy("-execution")["Statement"] if s["Action"] == "kms:Decrypt"
     ]
@@ -237,8 +238,10 @@ def test_the_stack_exports_where_everything_is_without_secrets(case: str) -> Non
         "dashboardName",
         "alarmTopicArn",
     }
+    stack = "test" if case == "minimal" else case
     assert outputs["secretParameterNames"][0] == {
-        "kafkaPassword": f"/kafka-to-lambda/{'test' if case == 'minimal' else case}/kafka-password"
+        "kafkaPassword": f"/kafka-to-lambda/{stack}/kafka-password",
+        "keyHashSecret": f"/kafka-to-lambda/{stack}/key-hash-secret",
     }
     assert outputs["deadLetters"][0].startswith("s3://")
     assert re.search(r"@sha256:[0-9a-f]{64}$", outputs["image"][0])
@@ -422,4 +425,22 @@ def test_a_rotated_password_restarts_the_tasks_which_read_it_only_when_they_star
 ) -> None:
     service = _deployment(case).one("aws:ecs/service:Service").inputs
     assert service["forceNewDeployment"] is True
-    assert service["triggers"] == {"secretVersions": "1"}  # the parameter's version
+    # The versions of the password's parameter and the key-hash secret's.
+    assert service["triggers"] == {"secretVersions": "1,1"}
+
+
+def test_a_stack_without_a_key_hash_secret_gets_a_random_one_kept_across_runs() -> None:
+    first, second = deploy(MINIMAL_CONFIG), deploy(MINIMAL_CONFIG)
+    made = [d.parameter("key-hash-secret") for d in (first, second)]
+    values = [list(secret_values(p.inputs["value"])) for p in made]
+    assert all(len(value) == 1 and len(value[0]) >= 32 for value in values)
+    assert values[0] != values[1], "random at every run..."
+    assert all(p.ignore_changes == ("value",) for p in made), "...so the first one is kept"
+    assert first.parameter("kafka-password").ignore_changes == ()
+
+
+def test_a_key_hash_secret_the_stack_sets_is_used_and_follows_the_stack() -> None:
+    deployment = deploy(MINIMAL_CONFIG, secrets={"keyHashSecret": "the-operators-own-key-9"})
+    parameter = deployment.parameter("key-hash-secret")
+    assert list(secret_values(parameter.inputs["value"])) == ["the-operators-own-key-9"]
+    assert parameter.ignore_changes == ()

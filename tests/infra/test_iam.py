@@ -44,7 +44,8 @@ def _names(deployment: Deployment) -> dict[str, str]:
     """Physical names of the resources the policies point at."""
     component = deployment.one("kafka-to-lambda:index:Bridge").name
     return {
-        "parameter": deployment.one("aws:ssm/parameter:Parameter").inputs["name"],
+        "parameter": deployment.parameter("kafka-password").inputs["name"],
+        "key_hash_parameter": deployment.parameter("key-hash-secret").inputs["name"],
         "log_group": deployment.one("aws:cloudwatch/logGroup:LogGroup").inputs["name"],
         "repository": f"{component}-repository-0123abc",
         "bucket": f"{component}-dead-letters-0123abc",
@@ -63,7 +64,10 @@ def test_the_execution_role_reads_one_parameter_decrypts_with_its_key_pulls_one_
             "Sid": "ReadSecrets",
             "Effect": "Allow",
             "Action": "ssm:GetParameters",
-            "Resource": [f"arn:aws:ssm:us-east-1:{ACCOUNT_ID}:parameter{names['parameter']}"],
+            "Resource": [
+                f"arn:aws:ssm:us-east-1:{ACCOUNT_ID}:parameter{names[parameter]}"
+                for parameter in ("parameter", "key_hash_parameter")
+            ],
         },
         "DecryptSecrets": {
             "Sid": "DecryptSecrets",

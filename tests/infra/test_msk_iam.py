@@ -100,12 +100,17 @@ def test_the_container_speaks_msk_iam_without_a_password_and_reaches_port_9098()
     assert environment["KAFKA_SASL_MECHANISM"] == "AWS_MSK_IAM"
     settings = load_settings(environment)
     assert settings.kafka_password is None
-    assert deployment.container()["secrets"] == []
-    assert deployment.of_type("aws:ssm/parameter:Parameter") == []
+    # No Kafka secret: the one secret is the key-hash secret the stack makes.
+    assert [s["name"] for s in deployment.container()["secrets"]] == ["KEY_HASH_SECRET"]
+    (parameter,) = deployment.of_type("aws:ssm/parameter:Parameter")
+    assert parameter.inputs["name"].endswith("/key-hash-secret")
     group = deployment.one("aws:ec2/securityGroup:SecurityGroup").inputs
     assert {rule["fromPort"] for rule in group["egress"]} == {443, 9098}
     execution = deployment.role_policy("-execution")
-    assert not [s for s in execution["Statement"] if s["Action"] == "ssm:GetParameters"]
+    (read,) = [s for s in execution["Statement"] if s["Action"] == "ssm:GetParameters"]
+    assert read["Resource"] == [
+        f"arn:aws:ssm:us-east-1:{ACCOUNT_ID}:parameter{parameter.inputs['name']}"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def test_the_registry_secret_reaches_the_container_only_through_ssm_and_secrets(
     environment = deployment.environment()
     assert "SCHEMA_REGISTRY_SECRET" not in environment
     secrets = {s["name"]: s["valueFrom"] for s in deployment.container()["secrets"]}
-    assert set(secrets) == {"KAFKA_PASSWORD", "SCHEMA_REGISTRY_SECRET"}
+    assert set(secrets) == {"KAFKA_PASSWORD", "SCHEMA_REGISTRY_SECRET", "KEY_HASH_SECRET"}
     (parameter,) = [
         p
         for p in deployment.of_type("aws:ssm/parameter:Parameter")
@@ -69,7 +69,7 @@ def test_the_execution_role_reads_the_registry_secrets_parameter_and_the_passwor
         f"arn:aws:ssm:us-east-1:{ACCOUNT_ID}:parameter{p.inputs['name']}"
         for p in deployment.of_type("aws:ssm/parameter:Parameter")
     )
-    assert len(parameters) == 2
+    assert len(parameters) == 3  # the password, the registry's secret, the key-hash secret
     read = _by_sid(deployment.role_policy("-execution"))["ReadSecrets"]
     assert read["Action"] == "ssm:GetParameters"
     assert read["Resource"] == parameters
@@ -86,12 +86,13 @@ def test_no_resource_input_or_output_holds_the_registry_secret_in_plaintext() ->
     assert deployment.outputs["secretParameterNames"][0] == {
         "kafkaPassword": "/kafka-to-lambda/test/kafka-password",
         "schemaRegistrySecret": "/kafka-to-lambda/test/schema-registry-secret",
+        "keyHashSecret": "/kafka-to-lambda/test/key-hash-secret",
     }
 
 
 def test_a_new_registry_secret_restarts_the_tasks_which_read_it_only_when_they_start() -> None:
     service = _confluent().one("aws:ecs/service:Service").inputs
-    assert service["triggers"] == {"secretVersions": "1,1"}  # both parameters' versions
+    assert service["triggers"] == {"secretVersions": "1,1,1"}  # every parameter's version
 
 
 def test_the_registrys_url_key_and_decoding_reach_the_environment_as_plain_settings() -> None:

@@ -9,7 +9,7 @@ import pytest
 from pulumi.config import ConfigMissingError, ConfigTypeError
 
 from consumer.errors import ConfigurationError as BridgeConfigurationError
-from consumer.settings.declarations import to_text
+from consumer.settings.declarations import Declaration, to_text
 from consumer.settings.model import load_settings
 from infra.settings import BRIDGE_KEYS, CONFIG_DEFAULTS, ConfigurationError
 from tests.support.pulumi_program import (
@@ -299,3 +299,21 @@ def test_a_dead_letter_prefix_without_a_slash_is_used_as_the_bridge_uses_it() ->
         s for s in deployment.role_policy("-task")["Statement"] if s["Action"] == "s3:PutObject"
     ]
     assert statement["Resource"].endswith("/failed/*")
+
+
+SECRET_DECLARATIONS = [d for d in BRIDGE_KEYS if d.secret]
+
+
+@pytest.mark.parametrize("declaration", SECRET_DECLARATIONS, ids=lambda d: str(d.stack_key))
+def test_a_secret_stored_in_plain_text_is_refused_naming_the_key_and_the_command(
+    declaration: Declaration,
+) -> None:
+    """`kafkaPassword: hunter2` in a stack file (set without --secret) never deploys."""
+    key = str(declaration.stack_key)
+    deployment = run_program({**MINIMAL_CONFIG, key: "hunter2-plain"}, password=None)
+    assert isinstance(deployment.error, ConfigurationError), deployment.error
+    message = str(deployment.error)
+    assert f"{PROJECT}:{key} is stored in plain text" in message
+    assert f"pulumi config rm {key} && pulumi config set --secret {key}" in message
+    assert "hunter2-plain" not in message
+    assert deployment.resources == [], "refused before any resource"

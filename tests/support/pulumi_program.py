@@ -83,6 +83,15 @@ class Deployment:
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
 
+    def parameter(self, slug: str) -> Registration:
+        """The SSM parameter of one secret, by its name's last part ("kafka-password")."""
+        (found,) = [
+            p
+            for p in self.of_type("aws:ssm/parameter:Parameter")
+            if p.inputs["name"].endswith(f"/{slug}")
+        ]
+        return found
+
     def one(self, type_: str) -> Registration:
         found = self.of_type(type_)
         assert len(found) == 1, f"{len(found)} resources of type {type_}"

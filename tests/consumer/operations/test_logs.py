@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
 
 import pytest
 
-from consumer.operations.logs import configure_logging, never_log
+from consumer.operations.logs import KeyHashes, configure_logging, never_log
 
 
 @pytest.fixture
@@ -73,3 +74,20 @@ def test_at_debug_the_libraries_request_loggers_stay_at_info() -> None:
     assert logging.getLogger("aiokafka.consumer.fetcher").isEnabledFor(logging.DEBUG)
     for name in ("aiokafka.conn", "botocore.endpoint", "botocore.auth", "aiobotocore.endpoint"):
         assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
+
+
+def test_key_hashes_follow_a_key_within_a_deployment_and_need_its_secret() -> None:
+    key = b"cust-482913"
+    ours, again, other = KeyHashes("deployment-a"), KeyHashes("deployment-a"), KeyHashes("b")
+    assert ours.of(key) == again.of(key), "equal keys hash alike in every task"
+    assert ours.of(key) != ours.of(b"cust-482914")
+    assert ours.of(key) != other.of(key)
+    unkeyed = {hashlib.blake2b(key, digest_size=n).hexdigest() for n in (6, 8)}
+    assert ours.of(key) not in unkeyed, "not computable without the secret"
+    assert ours.of(None) is None
+    secret, documented = "s3cret", hashlib.blake2b(key, key=b"s3cret", digest_size=8).hexdigest()
+    assert KeyHashes(secret).of(key) == documented, "the recipe in the docs"
+
+
+def test_without_a_secret_each_process_hashes_with_its_own_random_one() -> None:
+    assert KeyHashes(None).of(b"k") != KeyHashes(None).of(b"k")
