@@ -13,6 +13,7 @@ has for aiobotocore; a general OAuth library would add a second HTTP client for 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -35,6 +36,9 @@ _TOKEN_REQUEST_TIMEOUT_S: Final = 15.0
 # MSK brokers: b-1.<cluster>.<id>.c2.kafka.<region>.amazonaws.com (serverless: kafka-serverless).
 _MSK_HOST_REGION = re.compile(r"\.kafka(?:-serverless)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
 
+# A token answer is a token and a few fields; an identity provider's is never trusted further.
+MAX_TOKEN_ANSWER_BYTES = 64 * 1024
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 TokenFetch = Callable[[], Awaitable[tuple[str, float]]]  # → (token, expires at, Unix seconds)
 
 
@@ -91,8 +95,12 @@ def oidc_client_credentials(
                 aiohttp.ClientSession(timeout=timeout) as session,
                 session.post(token_url, data=form, headers=headers) as response,
             ):
-                answer: Any = await response.json(content_type=None)
                 status = response.status
+                try:  # one byte over the bound is enough to refuse the answer
+                    body = await response.content.readexactly(MAX_TOKEN_ANSWER_BYTES + 1)
+                except asyncio.IncompleteReadError as whole:
+                    body = whole.partial  # the whole answer, within the bound
+            answer: Any = _json_answer(body)
         except (aiohttp.ClientError, TimeoutError, ValueError) as problem:
             raise TokenUnavailableError(
                 f"KAFKA_OAUTH_TOKEN_URL: no token from {token_url} "
@@ -100,7 +108,7 @@ def oidc_client_credentials(
                 "network path to it."
             ) from None
         if status != 200 or not isinstance(answer, dict) or "access_token" not in answer:
-            error = answer.get("error") if isinstance(answer, dict) else None
+            error = _error_code(answer)
             if error == "invalid_client" or status == 401:
                 raise TokenUnavailableError(
                     f"KAFKA_OAUTH_CLIENT_ID/KAFKA_OAUTH_CLIENT_SECRET: {token_url} refused the "
@@ -120,6 +128,28 @@ def oidc_client_credentials(
         return str(answer["access_token"]), time.time() + lifetime_s
 
     return fetch
+
+
+def _json_answer(body: bytes) -> Any:
+    """The identity provider's answer as JSON; ValueError for one that is not, is too large
+    or nests too deeply (its text is never shown: a provider may echo the request)."""
+    if len(body) > MAX_TOKEN_ANSWER_BYTES:
+        raise ValueError(f"an answer over {MAX_TOKEN_ANSWER_BYTES:,} bytes")
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("an answer nested too deeply") from None
+    except ValueError:
+        raise ValueError("an answer that is not JSON") from None
+
+
+def _error_code(answer: Any) -> str | None:
+    """RFC 6749's `error`, an ASCII code such as invalid_client; anything else is not shown
+    (the provider's texts are unbounded and may echo the request's Authorization header)."""
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if isinstance(error, str) and _ERROR_CODE.fullmatch(error):
+        return error
+    return None if error is None else "an error code that is not one"
 
 
 def msk_iam_region(bootstrap_servers: str, configured_region: str | None) -> str | None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, SecretStr, field_validator
 from consumer.filtering.patterns import Pattern, compile_patterns
 from consumer.settings.declarations import SettingRuleError, setting
 from consumer.settings.payload_format import PayloadFormat
+from consumer.settings.urls import why_no_secret_may_go_to
 
 GLUE_REGISTRY_ARN = re.compile(
     r"arn:aws[a-z-]*:glue:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):registry/(?P<name>[\w.-]{1,255})"
@@ -161,6 +162,12 @@ class DecodingSettings(BaseModel):
                 raise SettingRuleError(
                     "schema_registry_secret" if credentials[1] is None else "schema_registry_key",
                     "SCHEMA_REGISTRY_KEY and SCHEMA_REGISTRY_SECRET go together (basic auth)",
+                )
+            why_not = why_no_secret_may_go_to(url)
+            if why_not is not None:
+                raise SettingRuleError(
+                    "schema_registry_url",
+                    f"SCHEMA_REGISTRY_URL cannot be given SCHEMA_REGISTRY_SECRET: {why_not}",
                 )
         if url is None and glue is None:
             # Only a choice away from the default needs a registry: a stack gives every key.

@@ -16,6 +16,7 @@ from pydantic import BaseModel, SecretStr, field_validator
 from consumer.settings.declarations import NonBlank, SettingRuleError, setting
 from consumer.settings.kafka_arguments import check_kafka_properties
 from consumer.settings.pem import check_pem_or_path
+from consumer.settings.urls import why_no_secret_may_go_to
 
 # aiokafka's own default is the session timeout (10 s): too short for draining revoked
 # partitions whose function takes seconds. Java clients use max.poll.interval.ms (5 min).
@@ -326,6 +327,13 @@ class KafkaSettings(BaseModel):
                     "kafka_oauth_client_secret",
                     "KAFKA_OAUTH_CLIENT_SECRET is required with KAFKA_SASL_MECHANISM=OAUTHBEARER",
                 )
+        token_url = self.kafka_oauth_token_url
+        why_not = None if token_url is None else why_no_secret_may_go_to(token_url)
+        if why_not is not None:
+            raise SettingRuleError(
+                "kafka_oauth_token_url",
+                f"KAFKA_OAUTH_TOKEN_URL cannot be given the client secret: {why_not}",
+            )
         client_certificate = (self.kafka_ssl_certificate, self.kafka_ssl_key)
         if any(part is not None for part in client_certificate):
             if not all(part is not None for part in client_certificate):

@@ -318,3 +318,64 @@ def test_a_registry_with_its_defaults_decodes_values_and_sends_their_source_byte
     assert not settings.schema_decode.includes_key
     assert settings.schema_record_format == "SOURCE"
     assert not load_settings({**REQUIRED, "SCHEMA_DECODE": "value"}).decodes_schemas
+
+
+OAUTH = {
+    "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+    "KAFKA_OAUTH_CLIENT_ID": "client",
+    "KAFKA_OAUTH_CLIENT_SECRET": "the-client-secret-31",
+}
+REGISTRY = {"SCHEMA_REGISTRY_KEY": "K", "SCHEMA_REGISTRY_SECRET": "the-registry-secret-9"}
+
+
+@pytest.mark.parametrize(
+    ("env", "field", "why"),
+    [
+        (
+            {**OAUTH, "KAFKA_OAUTH_TOKEN_URL": "http://idp.example.com/token"},
+            "kafka_oauth_token_url",
+            "is not https://",
+        ),
+        (
+            {**OAUTH, "KAFKA_OAUTH_TOKEN_URL": "https://client:s3cr3t-in-url@idp.example/token"},
+            "kafka_oauth_token_url",
+            "has credentials in it",
+        ),
+        (
+            {**REGISTRY, "SCHEMA_REGISTRY_URL": "http://registry.example.com"},
+            "schema_registry_url",
+            "is not https://",
+        ),
+    ],
+)
+def test_a_url_that_would_carry_a_secret_in_clear_is_refused(
+    env: dict[str, str], field: str, why: str
+) -> None:
+    with pytest.raises(ConfigurationError) as failure:
+        load_settings({**REQUIRED, **env})
+    ((problem),) = failure.value.problems
+    assert problem.field == field
+    assert why in str(failure.value)
+    for secret in ("s3cr3t-in-url", "the-client-secret-31", "the-registry-secret-9"):
+        assert secret not in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://idp.example.com/token",
+        "http://127.0.0.1:8080/token",
+        "http://localhost/t",
+        "http://[::1]:9/token",
+    ],
+)
+def test_https_or_a_loopback_http_url_may_carry_the_secret(url: str) -> None:
+    settings = load_settings({**REQUIRED, **OAUTH, "KAFKA_OAUTH_TOKEN_URL": url})
+    assert settings.kafka_oauth_token_url == url
+    registry = url.removesuffix("/token").removesuffix("/t")
+    assert load_settings({**REQUIRED, **REGISTRY, "SCHEMA_REGISTRY_URL": registry})
+
+
+def test_a_registry_without_a_secret_may_be_plain_http() -> None:
+    assert load_settings({**REQUIRED, "SCHEMA_REGISTRY_URL": "http://registry.internal:8081"})
