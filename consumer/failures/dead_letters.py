@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from aiobotocore.config import AioConfig
 from aiokafka import AIOKafkaProducer
@@ -121,7 +122,23 @@ def original_header_name(name: str) -> str | None:
 
 
 def s3_key(prefix: str, record: KafkaRecord, writer_id: str) -> str:
-    return f"{prefix}{record.topic}/{record.partition:05d}/{record.offset:020d}-{writer_id}.json"
+    topic = topic_segment(record.topic)
+    return f"{prefix}{topic}/{record.partition:05d}/{record.offset:020d}-{writer_id}.json"
+
+
+# Names a topic's segment never takes: a file path's own, and where redrive moves letters.
+_RESERVED_SEGMENTS = frozenset({".", "..", "redriven"})
+
+
+def topic_segment(topic: str) -> str:
+    """A topic's name as one segment of a key or path, the same as the name for every topic
+    Apache Kafka accepts ([a-zA-Z0-9._-]). Other brokers accept any name: a character that
+    could leave the directory ("/") or confuse a reader is percent-encoded, and so is the first
+    character of a name that is itself special (".", "..", "redriven")."""
+    segment = quote(topic, safe="")
+    if segment in _RESERVED_SEGMENTS:
+        segment = f"%{ord(segment[0]):02X}{segment[1:]}"
+    return segment
 
 
 def dead_letter_headers(letter: DeadLetter, function_name: str) -> list[tuple[str, bytes]]:

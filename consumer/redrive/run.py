@@ -93,6 +93,14 @@ class Candidate:
     bootstrap_servers: str | None = None  # as the dead letter names them (S3, file)
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A stored dead letter that cannot be read: reported, counted as failed, left in place."""
+
+    where: str
+    reason: str
+
+
 class Redrive:
     def __init__(
         self,
@@ -135,6 +143,16 @@ class Redrive:
         self.failed += 1
         _report({**line, "result": "failed", "error": error})
         return False
+
+    def report_unreadable(self, letter: Unreadable) -> None:
+        self.failed += 1
+        _report({"where": letter.where, "result": "unreadable", "error": letter.reason})
+
+    async def send_or_report(self, candidate: Candidate | Unreadable) -> None:
+        if isinstance(candidate, Unreadable):
+            self.report_unreadable(candidate)
+        else:
+            await self.send(candidate)
 
     def _encoder(self, bootstrap_servers: str) -> RecordEncoder:
         """The native event names the cluster: one encoder per cluster the letters name."""
@@ -216,18 +234,21 @@ _TIMESTAMP_TYPES = {name: kind for kind, name in TIMESTAMP_TYPE_NAMES.items()}
 
 async def s3_candidates(
     client: Any, location: DlqLocation, selection: Selection
-) -> AsyncIterator[Candidate]:
+) -> AsyncIterator[Candidate | Unreadable]:
     bucket, prefix = location.target, location.prefix
     paginator = client.get_paginator("list_objects_v2")
     async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             key: str = item["Key"]
-            if key[len(prefix) :].startswith(REDRIVEN):
-                continue
+            if key[len(prefix) :].count("/") != 2:
+                continue  # redriven already (four parts), or not a dead letter
             body = await (await client.get_object(Bucket=bucket, Key=key))["Body"].read()
-            document = json.loads(body)
-            record = record_from_document(document)
-            if not selection.takes(record, datetime.fromisoformat(document["lastAttemptAt"])):
+            read = _read_letter(body, f"s3://{bucket}/{key}")
+            if isinstance(read, Unreadable):
+                yield read
+                continue
+            record, dead_lettered_at, servers = read
+            if not selection.takes(record, dead_lettered_at):
                 continue
 
             async def move_aside(key: str = key) -> None:
@@ -237,20 +258,15 @@ async def s3_candidates(
                 )
                 await client.delete_object(Bucket=bucket, Key=key)
 
-            yield Candidate(
-                record, f"s3://{bucket}/{key}", move_aside, document.get("bootstrapServers")
-            )
+            yield Candidate(record, f"s3://{bucket}/{key}", move_aside, servers)
 
 
 def _dead_letter_files(directory: str) -> tuple[Path, list[Path]]:
     """The directory, and its dead-letter files in key order (topic, partition, offset),
     leaving out those already redriven and unfinished writes (".partial")."""
     root = Path(directory).absolute()
-    files = [
-        path
-        for path in sorted(root.glob("*/*/*.json"))
-        if path.relative_to(root).parts[0] != REDRIVEN.rstrip("/") and not path.name.startswith(".")
-    ]
+    # Three parts (topic, partition, file): the redriven ones, moved under redriven/, have four.
+    files = [path for path in sorted(root.glob("*/*/*.json")) if not path.name.startswith(".")]
     return root, files
 
 
@@ -260,15 +276,33 @@ def _move_aside(root: Path, path: Path) -> None:
     os.replace(path, aside)
 
 
-async def file_candidates(location: DlqLocation, selection: Selection) -> AsyncIterator[Candidate]:
+async def file_candidates(
+    location: DlqLocation, selection: Selection
+) -> AsyncIterator[Candidate | Unreadable]:
     root, files = await asyncio.to_thread(_dead_letter_files, location.target)
     for path in files:
-        document = json.loads(await asyncio.to_thread(path.read_bytes))
-        record = record_from_document(document)
-        if not selection.takes(record, datetime.fromisoformat(document["lastAttemptAt"])):
+        read = _read_letter(await asyncio.to_thread(path.read_bytes), f"file://{path}")
+        if isinstance(read, Unreadable):
+            yield read
+            continue
+        record, dead_lettered_at, servers = read
+        if not selection.takes(record, dead_lettered_at):
             continue
         settle = functools.partial(asyncio.to_thread, _move_aside, root, path)
-        yield Candidate(record, f"file://{path}", settle, document.get("bootstrapServers"))
+        yield Candidate(record, f"file://{path}", settle, servers)
+
+
+def _read_letter(body: bytes, where: str) -> tuple[KafkaRecord, datetime, str | None] | Unreadable:
+    """A dead letter's record, when it was dead-lettered, and the servers it names; or why it
+    cannot be read (a damaged or foreign file): reported, and the others go on."""
+    try:
+        document = json.loads(body)
+        record = record_from_document(document)
+        dead_lettered_at = datetime.fromisoformat(document["lastAttemptAt"])
+        servers = document.get("bootstrapServers")
+    except Exception as error:  # any damage to a stored letter is that letter's, not the run's
+        return Unreadable(where, f"not a dead letter the bridge wrote ({type(error).__name__})")
+    return record, dead_lettered_at, servers if isinstance(servers, str) else None
 
 
 def _record_from_dead_letter(letter: ConsumerRecord[bytes, bytes]) -> tuple[KafkaRecord, datetime]:
@@ -340,7 +374,13 @@ async def _redrive_partition(
         for letter in fetched.get(partition, []):
             if letter.offset >= end:
                 return
-            record, dead_lettered_at = _record_from_dead_letter(letter)
+            where = f"kafka://{partition.topic}/{partition.partition}@{letter.offset}"
+            try:
+                record, dead_lettered_at = _record_from_dead_letter(letter)
+            except Exception as error:  # not a letter the bridge wrote: it stops this partition
+                reason = f"not a dead letter the bridge wrote ({type(error).__name__})"
+                redrive.report_unreadable(Unreadable(where, reason))
+                return  # as after a failure: what follows waits, nothing is skipped
             if not selection.takes(record, dead_lettered_at):
                 passed_over = True
                 continue
@@ -351,7 +391,6 @@ async def _redrive_partition(
                     reader.commit, {partition: OffsetAndMetadata(letter.offset + 1, "")}
                 )
             )
-            where = f"kafka://{partition.topic}/{partition.partition}@{letter.offset}"
             if not await redrive.send(Candidate(record, where, commit)):
                 return  # what follows in this partition waits for the next run
 
@@ -375,13 +414,13 @@ async def run(settings: BridgeSettings, selection: Selection, dry_run: bool) -> 
             await redrive_kafka(settings, location, selection, redrive)
         elif location.scheme == "file":
             async for candidate in file_candidates(location, selection):
-                await redrive.send(candidate)
+                await redrive.send_or_report(candidate)
         else:
             client = await open_client(
                 resources, "s3", settings, endpoint_url=settings.s3_endpoint_url
             )
             async for candidate in s3_candidates(client, location, selection):
-                await redrive.send(candidate)
+                await redrive.send_or_report(candidate)
     if dry_run:
         _report({"summary": True, "dry_run": True, "would_redrive": redrive.listed})
     else:

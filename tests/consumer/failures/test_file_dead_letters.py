@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from aiokafka.structs import ConsumerRecord
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consumer.errors import ConfigurationError
 from consumer.failures import dead_letters as dead_letters_module
@@ -24,6 +26,7 @@ from consumer.failures.dead_letters import (
     FileDeadLetters,
     dead_letter_document,
     open_dead_letters,
+    topic_segment,
 )
 from consumer.local import FunctionSpec, LocalLambda
 from consumer.local.summary import dead_letter_files_of
@@ -339,3 +342,56 @@ async def test_redriving_file_dead_letters_needs_no_kafka_settings(
     assert event["bootstrapServers"] == bootstrap_in_event
     [record] = event["records"]["orders-3"]
     assert record["headers"] == [{"trace": list(b"t-1")}, {"empty": None}]
+
+
+@pytest.mark.parametrize("topic", ["..", ".", "../../outside", "a/b", "redriven", "x\x00y"])
+async def test_no_topic_name_writes_a_dead_letter_outside_the_directory(
+    tmp_path: Path, topic: str
+) -> None:
+    """Apache Kafka refuses such names; other brokers (the embedded one) take any name."""
+    directory = tmp_path / "dlq"
+    sink = FileDeadLetters(directory, load_settings({**REQUIRED, "DLQ": f"file://{directory}"}))
+    await sink.write([letter(topic, 0, 1)])
+    (written,) = await asyncio.to_thread(lambda: list(tmp_path.rglob("*.json")))
+    assert written.resolve().is_relative_to(directory.resolve())
+    assert written.relative_to(directory).parts[0] not in (".", "..", "redriven")
+    assert len(written.relative_to(directory).parts) == 3
+    assert json.loads(written.read_text())["record"]["topic"] == topic
+
+
+@given(topics=st.lists(st.text(min_size=1, max_size=12), min_size=2, max_size=6, unique=True))
+def test_each_topic_has_a_segment_of_its_own_and_kafkas_names_keep_theirs(
+    topics: list[str],
+) -> None:
+    segments = [topic_segment(topic) for topic in topics]
+    assert len(set(segments)) == len(segments), "two topics never share a folder"
+    for segment in segments:
+        assert "/" not in segment
+        assert segment not in (".", "..", "redriven")
+    kafka_name = "".join(c for c in topics[0] if c.isascii() and (c.isalnum() or c in "._-"))
+    if kafka_name and kafka_name not in (".", "..", "redriven"):
+        assert topic_segment(kafka_name) == kafka_name
+
+
+async def test_redrive_skips_and_reports_a_damaged_file_and_sends_the_others_even_of_redriven(
+    local_lambda: LocalLambda, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_settings(
+        {**REQUIRED, "DLQ": f"file://{tmp_path}", "LAMBDA_ENDPOINT_URL": local_lambda.url}
+    )
+    sink = FileDeadLetters(tmp_path, settings)
+    await sink.write([letter("orders", 0, 5), letter("redriven", 1, 7)])
+    damaged = tmp_path / "orders" / "00000" / f"{3:020d}-damaged.json"
+    damaged.write_text('{"record": {"topic": "orders"')  # cut short
+    fixed = RecordingSink()
+    local_lambda.add_function(FunctionSpec(FUNCTION, fixed))
+
+    assert await redrive(settings, Selection(None, None, frozenset()), dry_run=False) == 1
+
+    assert sorted((d.topic, d.offset) for d in fixed.delivered) == [("orders", 5), ("redriven", 7)]
+    report = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (unreadable,) = [line for line in report if line.get("result") == "unreadable"]
+    assert unreadable["where"] == f"file://{damaged}"
+    assert "not a dead letter the bridge wrote" in unreadable["error"]
+    assert report[-1] == {"summary": True, "delivered": 2, "failed": 1}
+    assert damaged.exists(), "left where it is, for a person to look at"
