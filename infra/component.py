@@ -69,6 +69,7 @@ class Bridge(pulumi.ComponentResource):
             f"{name}-logs",
             name=f"/ecs/{name}",
             retention_in_days=infra.log_retention_days,
+            kms_key_id=infra.log_kms_key_arn,  # None: CloudWatch Logs' own encryption
             tags=tags,
             opts=child,
         )
@@ -81,7 +82,7 @@ class Bridge(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.iam.RolePolicy(
+        execution_policy_resource = aws.iam.RolePolicy(
             f"{name}-execution",
             role=execution_role.id,
             policy=pulumi.Output.all(
@@ -113,7 +114,7 @@ class Bridge(pulumi.ComponentResource):
         kafka_statements = self._kafka_statements(settings)
         glue = settings.glue_registry
         schema_registry_statements = [] if glue is None else glue_statements(glue)
-        aws.iam.RolePolicy(
+        task_policy_resource = aws.iam.RolePolicy(
             f"{name}-task",
             role=task_role.id,
             policy=dead_letters.apply(
@@ -147,6 +148,12 @@ class Bridge(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        # Tasks start only once their roles may do their work: a task started before the
+        # execution policy exists cannot read its secrets, and the circuit breaker would roll
+        # the deployment back for it.
+        after_policies = pulumi.ResourceOptions(
+            parent=self, depends_on=[execution_policy_resource, task_policy_resource]
+        )
         task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=name,
@@ -174,7 +181,7 @@ class Bridge(pulumi.ComponentResource):
                 )
             ),
             tags=tags,
-            opts=child,
+            opts=after_policies,
         )
         # With autoscaling, the service starts at the minimum and the count is the scaling
         # policy's from then on: a later `pulumi up` must not set it back.
@@ -201,7 +208,8 @@ class Bridge(pulumi.ComponentResource):
             wait_for_steady_state=True,  # `pulumi up` ends when the tasks run (or rolled back)
             tags=tags,
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(ignore_changes=["desired_count"] if scaled else [])
+                after_policies,
+                pulumi.ResourceOptions(ignore_changes=["desired_count"] if scaled else []),
             ),
         )
 
@@ -222,7 +230,8 @@ class Bridge(pulumi.ComponentResource):
                 lag_minutes=infra.lag_alarm_minutes,
                 function_error_rate_percent=infra.function_error_rate_percent,
                 stall_minutes=infra.stall_alarm_minutes,
-                watch_running_tasks=infra.desired_count > 0 or infra.autoscaling,
+                # A service meant to rest at zero tasks must not alarm when it does.
+                watch_running_tasks=infra.min_tasks > 0 if scaled else infra.desired_count > 0,
             )
             self.alarm_topic_arn = alarms(name, watched, alarm_settings, tags, parent=self).arn
         if infra.autoscaling:

@@ -2,11 +2,14 @@
 
 The bucket outlives `pulumi destroy` unless `dlqForceDestroy` is true: destroying failed
 records silently would be data loss. Its settings resources (public access block,
-encryption, lifecycle) are retained with it, so a kept bucket stays private.
+encryption, TLS-only policy, versioning, lifecycle) are retained with it, so a kept bucket
+stays private. It keeps versions, so an overwritten or deleted letter (redrive moves letters
+aside) can be had back until its old version expires with the letters' own retention.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -75,6 +78,18 @@ class DeadLetterBucket:
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
             opts=options,
         )
+        aws.s3.BucketPolicy(
+            f"{name}-tls-only",
+            bucket=self.bucket.id,
+            policy=self.bucket.arn.apply(lambda arn: json.dumps(tls_only_policy(arn))),
+            opts=options,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=self.bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=options,
+        )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=self.bucket.id,
@@ -84,11 +99,39 @@ class DeadLetterBucket:
                     "status": "Enabled",
                     "filter": {"prefix": prefix},
                     "expiration": {"days": retention_days},
+                    "noncurrent_version_expiration": {"noncurrent_days": retention_days},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                }
+                },
+                {  # a delete marker with no versions left behind it
+                    "id": "remove-expired-delete-markers",
+                    "status": "Enabled",
+                    "filter": {"prefix": prefix},
+                    "expiration": {"expired_object_delete_marker": True},
+                },
             ],
-            opts=options,
+            # S3 refuses version rules on a bucket whose versioning is not set yet.
+            opts=pulumi.ResourceOptions.merge(
+                options, pulumi.ResourceOptions(depends_on=[versioning])
+            ),
         )
         self.location: pulumi.Output[S3Location] = self.bucket.bucket.apply(
             lambda bucket: S3Location(bucket, prefix)
         )
+
+
+def tls_only_policy(bucket_arn: str) -> dict[str, object]:
+    """Denies every request to the bucket that does not come over TLS (AWS's
+    s3-bucket-ssl-requests-only rule)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyRequestsWithoutTls",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }

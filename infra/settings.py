@@ -161,6 +161,16 @@ class InfraSettings(BaseModel):
         ),
         stack="kmsKeyId",
     )
+    log_kms_key_arn: str | None = setting(
+        None,
+        doc=(
+            "KMS key ARN encrypting the log group (its key policy must let CloudWatch Logs use "
+            "it). Empty: CloudWatch Logs' own encryption."
+        ),
+        stack="logKmsKeyArn",
+        pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$",
+        example="arn:aws:kms:<region>:<account>:key/<key id>",
+    )
     msk_cluster_arn: str | None = setting(
         None,
         doc=(

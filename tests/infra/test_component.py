@@ -52,6 +52,8 @@ EXPECTED_RESOURCES = Counter(
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
+        "aws:s3/bucketPolicy:BucketPolicy": 1,
+        "aws:s3/bucketVersioning:BucketVersioning": 1,
         # Monitoring (alarms are on by default; autoscaling, off by default, adds two)
         "aws:cloudwatch/dashboard:Dashboard": 1,
         "aws:sns/topic:Topic": 1,
@@ -61,11 +63,14 @@ EXPECTED_RESOURCES = Counter(
 SCALING_RESOURCES = Counter(
     {"aws:appautoscaling/target:Target": 1, "aws:appautoscaling/policy:Policy": 1}
 )
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 DEAD_LETTER_BUCKET_TYPES = {
     "aws:s3/bucket:Bucket",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketVersioning:BucketVersioning",
 }
 
 
@@ -342,12 +347,27 @@ def test_the_dead_letter_bucket_is_encrypted_private_and_expires_letters(case: s
     lifecycle = deployment.one(
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
     ).inputs
-    (expiry,) = lifecycle["rules"]
-    assert expiry["status"] == "Enabled"
-    assert expiry["filter"] == {"prefix": CONFIG_DEFAULTS["dlqPrefix"]}
-    assert expiry["expiration"] == {"days": _expected(case, "dlqRetentionDays")}
+    expiry, markers = lifecycle["rules"]
+    days = _expected(case, "dlqRetentionDays")
+    for rule in (expiry, markers):
+        assert rule["status"] == "Enabled"
+        assert rule["filter"] == {"prefix": CONFIG_DEFAULTS["dlqPrefix"]}
+    assert expiry["expiration"] == {"days": days}
+    # Versions are kept (a letter redrive moved aside can be had back), and expire as the
+    # letters do.
+    assert expiry["noncurrentVersionExpiration"] == {"noncurrentDays": days}
+    assert markers["expiration"] == {"expiredObjectDeleteMarker": True}
+    versioning = deployment.one("aws:s3/bucketVersioning:BucketVersioning").inputs
+    assert versioning["versioningConfiguration"] == {"status": "Enabled"}
+    tls_only = json.loads(deployment.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    (deny,) = tls_only["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Action"] == "s3:*"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     bucket = deployment.one("aws:s3/bucket:Bucket")
-    for resource in (block, encryption, lifecycle):
+    bucket_arn = f"arn:aws:s3:::{bucket.inputs.get('bucket', f'{bucket.name}-0123abc')}"
+    assert deny["Resource"] == [bucket_arn, f"{bucket_arn}/*"]
+    for resource in (block, encryption, lifecycle, versioning):
         assert resource["bucket"] == bucket.inputs.get("bucket", f"{bucket.name}-0123abc")
     assert deployment.environment()["DLQ"] == (
         f"s3://{bucket.name}-0123abc/{CONFIG_DEFAULTS['dlqPrefix']}"
@@ -444,3 +464,21 @@ def test_a_key_hash_secret_the_stack_sets_is_used_and_follows_the_stack() -> Non
     parameter = deployment.parameter("key-hash-secret")
     assert list(secret_values(parameter.inputs["value"])) == ["the-operators-own-key-9"]
     assert parameter.ignore_changes == ()
+
+
+def test_the_tasks_start_only_after_their_roles_policies_exist() -> None:
+    """A task started before the execution policy cannot read its secrets, and the circuit
+    breaker would roll the deployment back for it."""
+    deployment = deploy(MINIMAL_CONFIG)
+    policies = {r.name for r in deployment.of_type("aws:iam/rolePolicy:RolePolicy")}
+    assert len(policies) == 2
+    for kind in ("aws:ecs/taskDefinition:TaskDefinition", "aws:ecs/service:Service"):
+        depends_on = {urn.rsplit("::", 1)[-1] for urn in deployment.one(kind).dependencies}
+        assert policies <= depends_on, kind
+
+
+def test_a_log_group_key_encrypts_the_logs_when_the_stack_names_one() -> None:
+    key = f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert "kmsKeyId" not in deploy(MINIMAL_CONFIG).one(LOG_GROUP).inputs
+    encrypted = deploy({**MINIMAL_CONFIG, "logKmsKeyArn": key}).one(LOG_GROUP)
+    assert encrypted.inputs["kmsKeyId"] == key

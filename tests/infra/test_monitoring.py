@@ -177,3 +177,22 @@ def test_the_operating_page_explains_every_metric_and_every_alarm() -> None:
     for alarm in deployment.of_type(ALARM):
         suffix = alarm.name.removeprefix("kafka-to-lambda-test-")
         assert f"| `{suffix}` |" in operating, suffix
+
+
+@pytest.mark.parametrize(
+    ("config", "watched"),
+    [
+        ({"autoscaling": True, "partitions": 4, "minTasks": 0, "maxTasks": 4}, False),
+        ({"autoscaling": True, "partitions": 4, "minTasks": 1, "maxTasks": 4}, True),
+        ({"desiredCount": 0}, False),
+        ({"desiredCount": 2}, True),
+    ],
+)
+def test_no_running_tasks_alarms_only_where_the_service_is_never_meant_to_rest_at_zero(
+    config: dict[str, Any], watched: bool
+) -> None:
+    deployment = deploy({**MINIMAL_CONFIG, **config})
+    names = {
+        alarm.name.rsplit("-", 2)[-2:] == ["no", "tasks"] for alarm in deployment.of_type(ALARM)
+    }
+    assert (True in names) is watched

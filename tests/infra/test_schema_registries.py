@@ -114,7 +114,7 @@ def test_the_decoding_defaults_reach_no_environment_and_need_no_registry() -> No
     [
         (REGISTRY_URL, 443),
         ("https://registry.internal.example.com:8081", 8081),
-        ("http://registry.internal.example.com/apis/ccompat/v7", 80),
+        ("http://127.0.0.1/apis/ccompat/v7", 80),  # http:// only to loopback, with a secret
     ],
 )
 def test_the_security_group_lets_the_task_reach_the_registrys_port(url: str, port: int) -> None:

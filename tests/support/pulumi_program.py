@@ -69,6 +69,7 @@ class Registration:
     protect: bool = False
     parent: str = ""
     ignore_changes: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()  # URNs of what it depends on (depends_on, and inputs)
 
 
 @dataclass
@@ -243,6 +244,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     protect=request.protect,
                     parent=request.parent,
                     ignore_changes=tuple(request.ignoreChanges),
+                    dependencies=tuple(request.dependencies),
                 )
             )
         return response
