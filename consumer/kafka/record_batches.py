@@ -129,8 +129,9 @@ def _parse(raw: memoryview) -> Iterator[_Record]:
     log_append_time = bool(attributes & _LOG_APPEND_TIME_MASK)
     position = 0
     for _ in range(count):
-        _, position = decode_varint(body, position)  # the record's length
-        position += 1  # the record's attributes: unused
+        length, position = decode_varint(body, position)
+        record_end = position + length
+        position += 1  # the record's attributes (one byte): unused
         timestamp_delta, position = decode_varint(body, position)
         offset_delta, position = decode_varint(body, position)
         key, position = _nullable_bytes(body, position)
@@ -141,6 +142,7 @@ def _parse(raw: memoryview) -> Iterator[_Record]:
             name, position = _nullable_bytes(body, position)
             data, position = _nullable_bytes(body, position)
             headers.append(((name or b"").decode("utf-8", "surrogateescape"), data))
+        position = record_end  # the length says where the next record starts
         yield _Record(
             base_offset + offset_delta,
             max_timestamp if log_append_time else base_timestamp + timestamp_delta,

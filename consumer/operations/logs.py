@@ -95,9 +95,9 @@ class _RedactingFormatter(JsonFormatter):
         return _SECRETS.redact(super().format(record))
 
 
-def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
-    """JSON lines at `level`; `secrets` (the secret settings' values) are never written."""
-    for secret in secrets:
+def configure_logging(level: str = "INFO", secret_values: Iterable[str] = ()) -> None:
+    """JSON lines at `level`; `secret_values` (the secret settings') are never written."""
+    for secret in secret_values:
         never_log(secret)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(_RedactingFormatter())

@@ -61,7 +61,7 @@ class SchemaHolds:
             while held := self.held.get(partition):
                 needed = set().union(*(schemas.refs(records) for records in held))
                 if needed:  # retried inside until the registry answers; cancelled on revoke
-                    await schemas.decoders.resolve(needed)
+                    await schemas.resolve(needed)
                     continue  # more may have been held meanwhile: look again
                 del self.held[partition]
                 self._release(partition, held)

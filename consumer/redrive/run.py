@@ -52,6 +52,7 @@ from consumer.records import (
     KafkaRecord,
     RecordEncoder,
     UndeliverableRecord,
+    unreadable_reason,
 )
 from consumer.schemas.record_decoding import RecordDecoding
 from consumer.schemas.setup import open_schema_decoding
@@ -167,16 +168,19 @@ class Redrive:
         self, record: KafkaRecord, encoder: RecordEncoder
     ) -> tuple[Outcome, str | None]:
         if self._schemas is not None:
-            needed = self._schemas.refs([record])
-            if needed:  # retried until the registry answers, as the bridge does
-                await self._schemas.decoders.resolve(needed)
+            # Its schemas (retried until the registry answers, as the bridge does), then a part
+            # too large to decode on the event loop: each round may name what the next needs.
+            while needed := self._schemas.refs([record]):
+                await self._schemas.resolve(needed)
             decoded = self._schemas.decode_all([record])
-            assert isinstance(decoded, list), "its schemas were resolved just now"
+            assert isinstance(decoded, list), "resolved just now"
             record = decoded[0]
         try:
             fragment = encoder.encode_record(record)
         except UndeliverableRecord as undeliverable:
             return Outcome.FATAL, f"Undeliverable: {undeliverable.reason}"
+        except Exception as error:  # as in the bridge's lanes: one record never stops the run
+            return Outcome.FATAL, f"Undeliverable: {unreadable_reason(error)}"
         payload = encoder.assemble(record.topic, record.partition, [fragment])
         for attempt in range(1, _TRANSIENT_ATTEMPTS + 1):
             result = await self._invoker.invoke(payload)

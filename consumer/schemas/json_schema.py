@@ -42,14 +42,23 @@ _PATH_TEXT_CHARS = 80  # where in the value, shortened: a value can nest thousan
 _RULE_TEXT_CHARS = 80  # a rule's schema value, shortened: an enum can list thousands
 
 
-class JsonSchemaDecoder:
-    """Checks bodies against one JSON schema (or only that they are JSON) and passes them on."""
+# Validation walks the value in Python at about 1 ms per KiB: a body larger than this is
+# validated off the event loop (record_decoding.py), so none holds it for more than ~60 ms.
+INLINE_VALIDATION_BYTES = 64 * 1024
 
-    __slots__ = ("_decode", "_validator")
+
+class JsonSchemaDecoder:
+    """Checks bodies against one JSON schema (or only that they are JSON) and passes them on.
+
+    `inline_max_bytes`: the largest body worth checking on the event loop (None: any).
+    """
+
+    __slots__ = ("_decode", "_validator", "inline_max_bytes")
 
     def __init__(self, validator: Validator | None) -> None:
         self._validator = validator
         self._decode = msgspec.json.Decoder().decode
+        self.inline_max_bytes = None if validator is None else INLINE_VALIDATION_BYTES
 
     def to_json(self, body: bytes) -> bytes:
         try:

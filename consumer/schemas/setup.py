@@ -83,6 +83,7 @@ def _builder(framing: Literal["confluent", "glue"]) -> Any:
             decoder = json_schema_decoder(schema)
         else:
             decoder = protobuf_decoder(schema, framing=framing)
-        return FormatDecoder(schema.format.value, decoder.to_json)
+        inline_max_bytes = getattr(decoder, "inline_max_bytes", None)
+        return FormatDecoder(schema.format.value, decoder.to_json, inline_max_bytes)
 
     return build

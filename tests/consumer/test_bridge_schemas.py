@@ -708,3 +708,56 @@ async def test_with_on_failure_stall_an_undecodable_record_holds_its_partitions_
     assert sorted(r["offset"] for r in sink.records) == [0, 2]
     assert bridge.counters.dead_lettered == 0
     assert await kafka.committed_offsets(group, topic_name) == {0: 1}
+
+
+CURATION_JSON_SCHEMA = json.dumps(
+    {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "Curation",
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "evidence": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["id"],
+    }
+)
+
+
+async def test_a_json_schema_record_too_large_to_check_on_the_event_loop_arrives_in_order(
+    kafka: KafkaUnderTest,
+    local_lambda: LocalLambda,
+    topic_name: str,
+    schema_registry: SchemaRegistryServer,
+) -> None:
+    """Checking a JSON value against its schema takes about 1 ms per KiB in Python: a value
+    over 64 KiB is checked in a thread, its partition held meanwhile, and arrives in order."""
+    await kafka.create_topic(topic_name, partitions=1)
+    values = [
+        {"id": "small-1", "evidence": ["e"]},
+        {"id": "large", "evidence": [f"pmid:{i:09d}" for i in range(20_000)]},  # ~340 KiB
+        {"id": "small-2", "evidence": []},
+    ]
+    framed = [
+        await asyncio.to_thread(
+            json_schema_bytes, schema_registry.url, topic_name, CURATION_JSON_SCHEMA, value
+        )
+        for value in values
+    ]
+    assert len(framed[1]) > 256 * 1024
+    await kafka.produce(topic_name, [TestRecord(value=v, partition=0) for v in framed])
+    sink = EventSink()
+    local_lambda.add_function(FunctionSpec(FUNCTION, sink))
+    env = schema_bridge(
+        kafka, local_lambda, topic_name, schema_registry.url, schema_record_format="JSON"
+    )
+
+    bridge = await run_bridge_until(env, lambda bridge: sink.count() == 3)
+
+    assert [json_of(record["value"])["id"] for record in sink.records] == [
+        "small-1",
+        "large",
+        "small-2",
+    ]
+    assert json_of(sink.records[1]["value"]) == values[1]
+    assert bridge.counters.dead_lettered == 0
