@@ -63,7 +63,7 @@ class DeadLetterBucket:
         # Retained on destroy unless told otherwise; force_destroy then empties it first.
         options = pulumi.ResourceOptions(parent=parent, retain_on_delete=not force_destroy)
         self.bucket = aws.s3.Bucket(name, force_destroy=force_destroy, tags=tags, opts=options)
-        aws.s3.BucketPublicAccessBlock(
+        public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access",
             bucket=self.bucket.id,
             block_public_acls=True,
@@ -82,7 +82,10 @@ class DeadLetterBucket:
             f"{name}-tls-only",
             bucket=self.bucket.id,
             policy=self.bucket.arn.apply(lambda arn: json.dumps(tls_only_policy(arn))),
-            opts=options,
+            # S3 aborts a policy written while the bucket's public access block is changing.
+            opts=pulumi.ResourceOptions.merge(
+                options, pulumi.ResourceOptions(depends_on=[public_access])
+            ),
         )
         versioning = aws.s3.BucketVersioning(
             f"{name}-versioning",

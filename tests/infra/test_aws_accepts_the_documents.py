@@ -89,3 +89,45 @@ def test_ecs_registers_the_task_definition(case: str, moto_server: MotoServer) -
     (container,) = registered["containerDefinitions"]
     assert container["secrets"] == json.loads(task["containerDefinitions"])[0]["secrets"]
     assert container["healthCheck"]["command"][0] == "CMD"
+
+
+def _s3_shape(value: Any) -> Any:
+    """Pulumi's camelCase inputs as S3's API names them (`id` → `ID`, `filter` → `Filter`),
+    numbers as the API's ints (Pulumi's are floats)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_s3_shape(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            ("ID" if key == "id" else key[0].upper() + key[1:]): _s3_shape(item)
+            for key, item in value.items()
+        }
+    return value
+
+
+def test_s3_takes_the_dead_letter_buckets_policy_versioning_and_lifecycle(
+    moto_server: MotoServer,
+) -> None:
+    s3 = _client(moto_server, "s3")
+    deployment = _deployment("minimal")
+    s3.create_bucket(Bucket="dead-letters-check")
+    policy = json.loads(deployment.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    arn = "arn:aws:s3:::dead-letters-check"
+    policy["Statement"][0]["Resource"] = [arn, f"{arn}/*"]
+    s3.put_bucket_policy(Bucket="dead-letters-check", Policy=json.dumps(policy))
+    versioning = deployment.one("aws:s3/bucketVersioning:BucketVersioning").inputs
+    s3.put_bucket_versioning(
+        Bucket="dead-letters-check",
+        VersioningConfiguration=_s3_shape(versioning["versioningConfiguration"]),
+    )
+    lifecycle = deployment.one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    ).inputs
+    rules = _s3_shape(lifecycle["rules"])
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="dead-letters-check", LifecycleConfiguration={"Rules": rules}
+    )
+    stored = s3.get_bucket_lifecycle_configuration(Bucket="dead-letters-check")["Rules"]
+    assert [rule["ID"] for rule in stored] == [rule["ID"] for rule in rules]
+    assert s3.get_bucket_versioning(Bucket="dead-letters-check")["Status"] == "Enabled"
