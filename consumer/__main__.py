@@ -13,11 +13,13 @@ import logging
 import os
 import signal
 import sys
+import time
 
 from consumer.aws_lambda.invoker import LambdaInvoker
 from consumer.bridge import Bridge
 from consumer.errors import BridgeError
 from consumer.operations.logs import configure_logging
+from consumer.ownership.leases import Clock
 from consumer.settings.model import BridgeSettings, load_settings
 from consumer.settings.usage import settings_help
 
@@ -32,7 +34,7 @@ exit codes: 0 after a clean drain on SIGTERM or SIGINT (a second signal exits at
 5 Lambda refused an invocation for good."""
 
 
-async def serve(settings: BridgeSettings) -> None:
+async def serve(settings: BridgeSettings, clock: Clock = time.time) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -45,7 +47,7 @@ async def serve(settings: BridgeSettings) -> None:
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, on_signal, number)
     async with LambdaInvoker(settings) as invoker:
-        await Bridge(settings, invoker).run(stop)
+        await Bridge(settings, invoker, clock=clock).run(stop)
 
 
 def parse_arguments(argv: list[str] | None) -> None:
@@ -59,7 +61,7 @@ def parse_arguments(argv: list[str] | None) -> None:
     parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, clock: Clock = time.time) -> int:
     parse_arguments(argv)
     try:
         settings = load_settings()
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, clock))
     except BridgeError as error:
         log.error(str(error), extra={"fields": {"exit_code": error.exit_code}})
         return error.exit_code

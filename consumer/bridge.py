@@ -5,9 +5,10 @@ GLUE_SCHEMA_REGISTRY_ARN; a partition whose records name a schema not fetched ye
 paused, while a task of its own fetches it), filters (FILTER_PATTERNS: a filtered record is
 done at once) and hands records to the lane of their partition; each batch a lane releases
 is delivered by a task of its own (retries included), which frees the lane's slot and
-dispatches the next batch when it ends; another task commits on a timer. Rebalances
-(consumer/pipeline/membership.py) and shutdown (its deadlines: consumer/pipeline/stop_budget.py)
-drain in-flight batches, commit, and let go.
+dispatches the next batch when it ends; another task commits on a timer
+(consumer/pipeline/commits.py), each partition with its lease and done offsets. Rebalances
+stop only what moves (consumer/pipeline/membership.py); shutdown (its deadlines:
+consumer/pipeline/stop_budget.py) drains in-flight batches, commits, and leaves the group.
 
 Invariants:
 - an offset is committed only when every record of the partition below it is done;
@@ -17,10 +18,9 @@ Invariants:
 - records held for their schemas (consumer/pipeline/schema_holds.py) are in no lane, so no
   commit reaches them; they reach their lane in fetch order, and nothing fetched after them
   for their partition goes first;
-- a partition being revoked starts no invocation, retries included; it is let go once its
-  invocations in flight have ended, waiting up to the function's timeout and a margin, so no
-  key is in two invocations at once across members (a stop that runs out of its budget
-  first is the one exception);
+- no invocation starts beyond the lease committed for its partition, and a partition's next
+  owner starts none before that lease is over or released, so no key is in two invocations
+  at once across members, whatever ends this one (consumer/ownership/leases.py);
 - the whole stop, from the signal to leaving the group, takes at most
   `shutdown_timeout_seconds` (and LEAVE_AT_LEAST_S, if the drain used it all).
 """
@@ -31,19 +31,17 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Collection, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Sequence
+from contextlib import AsyncExitStack, suppress
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import (
-    CommitFailedError,
     GroupAuthorizationFailedError,
-    IllegalStateError,
     KafkaError,
     TopicAuthorizationFailedError,
 )
-from aiokafka.structs import OffsetAndMetadata, TopicPartition
+from aiokafka.structs import TopicPartition
 
 from consumer.aws_lambda.invoker import LambdaInvoker
 from consumer.errors import BridgeError
@@ -51,16 +49,28 @@ from consumer.failures.dead_letters import DeadLetterSink, open_dead_letters
 from consumer.filtering.record_filter import RecordFilter
 from consumer.health.heartbeat import beat
 from consumer.kafka import record_batches
-from consumer.kafka.connection import check_topics_exist, explain_group_failure
+from consumer.kafka.connection import (
+    check_topics_exist,
+    consumer_arguments,
+    explain_group_failure,
+)
 from consumer.kafka.outages import BrokerOutages
 from consumer.kafka.probe import probe_brokers
 from consumer.operations.counters import Counters
 from consumer.operations.metrics import MetricsEmitter
+from consumer.ownership.assignor import StickyAssignor
+from consumer.ownership.leases import Clock, Leases
 from consumer.payloads.encoders import encoder_for
 from consumer.pipeline.batch_windows import BatchWindows
+from consumer.pipeline.commits import Committer
 from consumer.pipeline.delivery import Delivery, LetGo
 from consumer.pipeline.lanes import Lane
-from consumer.pipeline.membership import Membership, OwnedPartitions
+from consumer.pipeline.membership import (
+    INVOCATION_END_MARGIN_S,
+    LEASE_AHEAD_S,
+    Membership,
+    OwnedPartitions,
+)
 from consumer.pipeline.schema_holds import HeldRecords, SchemaHolds
 from consumer.pipeline.status import BridgeStatus
 from consumer.pipeline.stop_budget import StopBudget
@@ -73,6 +83,9 @@ from consumer.settings.payload_format import PayloadFormat
 log = logging.getLogger("consumer.bridge")
 
 _FETCH_WAIT_MS = 500
+# After a commit that could not go (the group rebalancing, the coordinator away), the next
+# try waits this long, however soon an invocation wants a longer lease.
+_RETRY_COMMIT_S = 0.1
 
 
 class Bridge:
@@ -83,6 +96,7 @@ class Bridge:
         settings: BridgeSettings,
         invoker: LambdaInvoker,
         metrics_out: TextIO | None = sys.stdout,
+        clock: Clock = time.time,  # wall-clock time, which leases are in
     ) -> None:
         self._settings = settings
         self._invoker = invoker
@@ -110,7 +124,11 @@ class Bridge:
             settings.kafka_group_id,
             out=metrics_out,  # CloudWatch reads stdout; None: no metrics lines (local mode)
         )
-        self._delivery = Delivery(settings, invoker, self._encoder, self.counters, self.metrics)
+        # Until the function's timeout is read, an invocation may run REVOKE_TIMEOUT_MS.
+        self._leases = Leases(settings.revoke_timeout_ms / 1000, LEASE_AHEAD_S, clock)
+        self._delivery = Delivery(
+            settings, invoker, self._encoder, self.counters, self.metrics, self._leases
+        )
         self._owned = OwnedPartitions()
         # The tables of `_owned`, by their names: the loop reads them on every fetch and batch.
         self._lanes, self._tasks = self._owned.lanes, self._owned.in_flight
@@ -120,6 +138,9 @@ class Bridge:
         self._stop = StopBudget(settings.shutdown_timeout_seconds)
         self._consumer: AIOKafkaConsumer | None = None
         self._outages = BrokerOutages()  # aiokafka's connection errors, summarized
+        self._committer = Committer(
+            self._lanes, self._committed, self._leases, self.counters, self._consumer_or_fail
+        )
         self._membership = Membership(
             settings,
             self._owned,
@@ -127,8 +148,9 @@ class Bridge:
             delivery=self._delivery,
             windows=self._windows,
             holds=self._holds,
-            stop=self._stop,
-            commit=self._commit,
+            leases=self._leases,
+            committer=self._committer,
+            counters=self.counters,
             consumer=self._consumer_or_fail,
         )
         self.ready = asyncio.Event()  # set once the first fetch has returned
@@ -149,9 +171,9 @@ class Bridge:
         return self._schemas
 
     @property
-    def revoke_wait_s(self) -> float:
-        """How long a revoke waits for its partitions' invocations in flight (see run())."""
-        return self._membership.revoke_wait_s
+    def invocation_lease_s(self) -> float:
+        """How long an invocation may run at Lambda, as the leases count it (see run())."""
+        return self._leases.invocation_s
 
     @property
     def working_s(self) -> float:
@@ -180,7 +202,7 @@ class Bridge:
             resources.enter_context(self._outages.installed())
             record_batches.install()  # a record the Kafka client cannot parse fails no fetch
             await self._invoker.check_invokable()
-            await self._membership.size_the_revoke_wait(self._invoker)
+            await self._size_the_leases()
             await probe_brokers(self._settings)
             self._schemas = await open_schema_decoding(self._settings, resources)
             self._delivery.dead_letters = await open_dead_letters(self._settings, resources)
@@ -189,7 +211,10 @@ class Bridge:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         settings = self._settings
-        consumer = AIOKafkaConsumer(**self._membership.consumer_arguments())
+        consumer = AIOKafkaConsumer(
+            **consumer_arguments(settings),
+            partition_assignment_strategy=(StickyAssignor(self._membership.owned_now),),
+        )
         self._consumer = self._status.consumer = consumer
         background: list[asyncio.Task[None]] = []  # committer, metrics, heartbeat: to the end
         try:
@@ -225,7 +250,10 @@ class Bridge:
                 self._dispatch(partition, lane)  # batches a window was holding go now
             await self._finish_buffered(self._stop.drain_left_s())
             try:
-                await asyncio.wait_for(self._commit(list(self._lanes)), self._stop.final_step_s())
+                await asyncio.wait_for(
+                    self._committer.commit(list(self._lanes), final=True),
+                    self._stop.final_step_s(),
+                )
             except TimeoutError:
                 log.warning(
                     "stopping: the last commit did not answer in time; records after "
@@ -240,6 +268,20 @@ class Bridge:
             if background:  # it got as far as consuming: the last period's numbers count
                 self._status.emit_metrics()
             await self._leave_the_group(consumer)
+
+    async def _size_the_leases(self) -> None:
+        """An invocation may run until Lambda ends it: the function's timeout and a margin.
+        Without the timeout, REVOKE_TIMEOUT_MS."""
+        timeout_s, why_not = await self._invoker.function_timeout_s()
+        if timeout_s is None:
+            log.warning(
+                "could not read the function's timeout; leases count REVOKE_TIMEOUT_MS for an "
+                "invocation, and one still running after that may overlap with its "
+                "partition's next owner (grant lambda:GetFunctionConfiguration)",
+                extra={"fields": {"error": why_not, "lease_s": self._leases.invocation_s}},
+            )
+            return
+        self._leases.invocation_s = timeout_s + INVOCATION_END_MARGIN_S
 
     async def _leave_the_group(self, consumer: AIOKafkaConsumer) -> None:
         """Stops the consumer, which leaves the group so the others take over at once; within
@@ -300,6 +342,8 @@ class Bridge:
             return  # revoked while the fetch was under way; its new owner fetches them
         self.counters.records_fetched += len(records)
         self._status.fetched()
+        if records:
+            self._owned.fetched_to[partition] = records[-1].offset + 1
         schemas = self._schemas
         if schemas is not None and records:
             decoded = None if self._holds.holds(partition) else schemas.decode_all(records)
@@ -310,15 +354,25 @@ class Bridge:
         self._admit(partition, lane, records)
 
     def _admit(self, partition: TopicPartition, lane: Lane, records: Sequence[KafkaRecord]) -> None:
-        """Filters the records, hands the others to their lane, dispatches what is ready."""
+        """Filters the records, hands the others to their lane, dispatches what is ready.
+
+        Filtered records, and those the partition's previous owner did above its committed
+        offset, are done here: the lane only passes over their offsets."""
+        fetched = len(records)
+        last_offset = records[-1].offset if records else None
+        done_before = self._owned.done_before.get(partition)
+        if done_before is not None and records:
+            records = self._skip_done_before(partition, records, done_before)
         if self._filter is None or not records:
-            lane.add(records)
-        else:  # filtered records are done here: the lane only passes over their offsets
+            admitted = records
+        else:
             admitted = self._filter.admitted(records)
-            lane.add(admitted, fetched_through=records[-1].offset)
-            if len(admitted) < len(records):
-                self.counters.records_filtered += len(records) - len(admitted)
-                self._status.progressed()
+            self.counters.records_filtered += len(records) - len(admitted)
+        if len(admitted) == fetched:
+            lane.add(admitted)
+        else:
+            lane.add(admitted, fetched_through=last_offset)
+            self._status.progressed()
         buffered = lane.buffered_records
         if buffered > self.counters.peak_buffered_records:
             self.counters.peak_buffered_records = buffered
@@ -327,6 +381,15 @@ class Bridge:
             self._paused.add(partition)
             self.counters.pauses += 1
         self._dispatch(partition, lane)
+
+    def _skip_done_before(
+        self, partition: TopicPartition, records: Sequence[KafkaRecord], done: frozenset[int]
+    ) -> Sequence[KafkaRecord]:
+        kept = [record for record in records if record.offset not in done]
+        self.counters.records_done_before += len(records) - len(kept)
+        if records[-1].offset >= max(done):
+            del self._owned.done_before[partition]  # fetched past all of them
+        return kept
 
     def _hold_for_schemas(
         self,
@@ -383,7 +446,6 @@ class Bridge:
     def _dispatch(self, partition: TopicPartition, lane: Lane) -> None:
         if (
             self._fatal is not None
-            or partition in self._owned.closing
             or self._lanes.get(partition) is not lane
             or self._windows.holds_back(partition, lane, closing=self._stop.started.is_set())
         ):
@@ -414,35 +476,18 @@ class Bridge:
     # -- offsets ---------------------------------------------------------------------------
 
     async def _commit_periodically(self) -> None:
+        """Every COMMIT_INTERVAL_MS, and at once when an invocation waits for its lease."""
         interval_s = self._settings.commit_interval_ms / 1000
+        wanted = self._leases.renewal_wanted
         while True:
-            await asyncio.sleep(interval_s)
-            await self._commit(self._lanes)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(wanted.wait(), interval_s)
+            wanted.clear()
+            if not await self._committer.commit(list(self._lanes)):
+                await asyncio.sleep(_RETRY_COMMIT_S)  # rebalancing, or the commit failed
             heard_at = self._status.heard_from_brokers_at()
             if heard_at is not None:
                 self._outages.heard_from_brokers(heard_at)
-
-    async def _commit(self, partitions: Collection[TopicPartition]) -> None:
-        offsets = {}
-        for partition in partitions:
-            lane = self._lanes.get(partition)
-            committable = None if lane is None else lane.committable_offset
-            if committable is not None and committable > self._committed.get(partition, -1):
-                offsets[partition] = OffsetAndMetadata(committable, "")
-        if not offsets:
-            return
-        try:
-            await self._consumer_or_fail().commit(offsets)
-        except (CommitFailedError, IllegalStateError, KafkaError) as error:
-            # A rebalance took the partitions: their new owner redelivers (at least once).
-            log.warning(
-                "commit failed; records after it will be redelivered",
-                extra={"fields": {"error": repr(error)}},
-            )
-            return
-        self.counters.commits += 1
-        for partition, offset in offsets.items():
-            self._committed[partition] = offset.offset
 
     # -- rebalancing and draining ------------------------------------------------------------
 

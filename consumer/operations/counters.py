@@ -13,6 +13,9 @@ class Counters:
     # records_delivered waits for its last record, which a bisection may take a while on).
     records_accepted: int = 0
     records_filtered: int = 0  # matched no filter pattern: done without an invocation
+    # Done by the partition's previous owner above its committed offset: not delivered again.
+    records_done_before: int = 0
+    lease_waits: int = 0  # partitions taken over that waited for their previous owner's lease
     invocations: int = 0
     function_errors: int = 0
     throttles: int = 0

@@ -6,6 +6,10 @@ ways a record is done. Until then it keeps trying; it raises only for a fatal in
 or `LetGo` once the bridge lets the batch's partition go (`let_go`): from then on no
 invocation of it starts, retries included, and a retry waiting out its backoff gives up at
 once; the records are not done, and their partition's next owner delivers them.
+
+No invocation starts outside the partition's lease (consumer/ownership/leases.py): each
+waits, if it must, for a longer one, and is let go if its partition is let go meanwhile —
+while it waited for the lease or for a permit of the in-flight limit.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import logging
 import time
 from collections.abc import Collection, Sequence
 
+from aiokafka.structs import TopicPartition
+
 from consumer.aws_lambda.answers import InvokeResult, Outcome
 from consumer.aws_lambda.concurrency import AdaptiveLimit
 from consumer.aws_lambda.invoker import LambdaInvoker
@@ -23,6 +29,7 @@ from consumer.failures.dead_letters import DeadLetter, DeadLetterSink
 from consumer.operations.counters import Counters
 from consumer.operations.logs import KeyHashes
 from consumer.operations.metrics import MetricsEmitter
+from consumer.ownership.leases import Leases
 from consumer.records import Batch, RecordEncoder, as_fetched
 from consumer.settings.failures import OnFailure
 from consumer.settings.model import BridgeSettings
@@ -47,8 +54,10 @@ class Delivery:
         encoder: RecordEncoder,
         counters: Counters,
         metrics: MetricsEmitter,
+        leases: Leases,
     ) -> None:
         self._settings = settings
+        self._leases = leases
         self._invoker = invoker
         self._encoder = encoder
         self._counters = counters
@@ -175,8 +184,21 @@ class Delivery:
         payload = self._encoder.assemble(
             batch.topic, batch.partition, [batch.fragments[i] for i in todo]
         )
-        async with self.limit.permit() as permit:
-            result = await self._invoker.invoke(payload)
+        partition = TopicPartition(batch.topic, batch.partition)
+        gone = self._letting_go.setdefault((batch.topic, batch.partition), asyncio.Event())
+        while True:
+            await self._leases.cover(partition, gone)
+            self._check_kept(batch)
+            async with self.limit.permit() as permit:
+                self._check_kept(batch)  # let go while it waited for a permit
+                started = self._leases.start(partition)
+                if started is None:
+                    continue  # the lease ran short while it waited for a permit
+                result = await self._invoker.invoke(payload)
+            break
+        # A throttled request never ran; one with an answer has ended. A network error or a
+        # 5xx says nothing: that invocation keeps its place in the lease until its deadline.
+        self._leases.end(partition, started, answered=result.outcome is not Outcome.RETRYABLE)
         self._counters.invocations += 1
         self._metrics.invocation_latency_ms.add(result.latency_s * 1000)
         if result.outcome is Outcome.THROTTLED:

@@ -182,6 +182,10 @@ class Lane:
     def committable_offset(self) -> int | None:
         return self._tracker.committable_offset
 
+    def done_above(self) -> list[int]:
+        """Offsets above the committable one already done (see OffsetTracker.done_above)."""
+        return self._tracker.done_above()
+
     @property
     def is_idle(self) -> bool:
         return self._pending == 0 and self._in_flight == 0

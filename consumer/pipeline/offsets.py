@@ -78,6 +78,12 @@ class OffsetTracker:
             return None
         return self._last_tracked + 1
 
+    def done_above(self) -> list[int]:
+        """The tracked offsets above the committable one that are done, in order: what a
+        partition's next owner need not deliver again. O(outstanding)."""
+        undone = self._undone
+        return [offset for offset in self._outstanding if offset not in undone]
+
     @property
     def last_tracked(self) -> int | None:
         return self._last_tracked

@@ -112,12 +112,22 @@ class DeliverySettings(BaseModel):
     revoke_timeout_ms: int = setting(
         10_000,
         ge=0,
+        le=900_000,
         doc=(
-            "Drain time for revoked partitions during a rebalance when the function's timeout "
-            "cannot be read (otherwise that timeout and 5 s); below the rebalance timeout "
-            "(60 s unless `rebalance_timeout_ms` is in KAFKA_PROPERTIES)."
+            "How long an invocation may run, for its partition's lease, when the function's "
+            "timeout cannot be read (otherwise that timeout and 5 s)."
         ),
         stack="revokeTimeoutMs",
+    )
+    clock_skew_margin_ms: int = setting(
+        1000,
+        ge=0,
+        le=60_000,
+        doc=(
+            "How far apart the members' clocks may be: a partition's new owner waits this "
+            "long past its previous owner's lease."
+        ),
+        stack="clockSkewMarginMs",
     )
 
     @property

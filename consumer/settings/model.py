@@ -92,14 +92,6 @@ class BridgeSettings(
                 f"BATCH_MAX_BYTES={self.batch_max_bytes} is over Lambda's {limit}-byte limit "
                 f"for {self.lambda_invocation_type} invocations",
             )
-        rebalance_ms = self.rebalance_timeout_ms
-        if self.revoke_timeout_ms >= rebalance_ms:
-            raise SettingRuleError(
-                "revoke_timeout_ms",
-                f"REVOKE_TIMEOUT_MS={self.revoke_timeout_ms} must be below the group's rebalance "
-                f"timeout ({rebalance_ms} ms; rebalance_timeout_ms in KAFKA_PROPERTIES), or a "
-                "slow drain would get this consumer thrown out of the group",
-            )
         self._check_schema_registry()
         if self.retry_backoff_max_ms < self.retry_backoff_base_ms:
             raise SettingRuleError(

@@ -168,8 +168,11 @@ async def running_bridge(env: Mapping[str, str]) -> AsyncIterator[RunningBridge]
                 await running.stopped()
 
 
-async def bridge_process(env: Mapping[str, str]) -> asyncio.subprocess.Process:
-    """`python -m consumer` as a child process with exactly `env` (plus PATH and AWS keys)."""
+async def bridge_process(
+    env: Mapping[str, str], module: tuple[str, ...] = ("consumer",)
+) -> asyncio.subprocess.Process:
+    """`python -m consumer` (or `module` and its arguments) as a child process with exactly
+    `env` (plus PATH and AWS keys)."""
     full_env = {
         "PATH": os.environ.get("PATH", ""),
         "AWS_ACCESS_KEY_ID": "test",
@@ -180,7 +183,7 @@ async def bridge_process(env: Mapping[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "consumer",
+        *module,
         env=full_env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

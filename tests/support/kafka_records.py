@@ -10,6 +10,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 
+from consumer.kafka.group_offsets import read_committed
+
 
 @dataclass(frozen=True)
 class TestRecord:
@@ -110,3 +112,18 @@ class KafkaTestClient:
         finally:
             await reader.stop()
         return {p: offset for p, offset in committed.items() if offset is not None}
+
+    async def committed_metadata(self, group_id: str, topic: str) -> dict[int, str]:
+        """The metadata of the group's committed offsets of `topic` (leases, done offsets)."""
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=group_id, enable_auto_commit=False
+        )
+        await reader.start()
+        try:
+            partitions = [
+                TopicPartition(topic, p) for p in range(await self.partition_count(topic))
+            ]
+            committed = await read_committed(reader, partitions)
+        finally:
+            await reader.stop()
+        return {tp.partition: at.metadata for tp, at in committed.items()}
