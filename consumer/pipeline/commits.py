@@ -42,6 +42,7 @@ class Committer:
         leases: Leases,
         counters: Counters,
         consumer: Callable[[], AIOKafkaConsumer],
+        metadata_limit: int = BROKER_METADATA_LIMIT,  # the brokers' offset.metadata.max.bytes
     ) -> None:
         self._lanes = lanes
         self._committed = committed  # shared with the bridge's status: offsets only
@@ -52,7 +53,7 @@ class Committer:
         self._sent: dict[TopicPartition, tuple[int, str]] = {}  # what the broker holds
         self.stable = asyncio.Event()  # the group is not rebalancing: commits may go
         # Lowered to the lease alone when the broker refuses metadata this large.
-        self._metadata_limit = BROKER_METADATA_LIMIT
+        self._metadata_limit = metadata_limit
         self._failing = False
 
     async def commit(self, partitions: Collection[TopicPartition], *, final: bool = False) -> bool:
