@@ -1,9 +1,10 @@
 """Optional ECS service autoscaling on consumer lag per task.
 
 Target tracking keeps (total lag / running tasks) near `target_lag_per_task`. The maximum
-is never above the partition count: a task beyond it would own no partition. Scale-in waits
-long (every membership change makes the group rebalance and revoke every partition), so a
-lull does not start a storm of rebalances.
+is never above the partition count: a task beyond it would own no partition. A membership
+change stops only the partitions that move (docs/design.md, "Membership changes and
+leases"), so scale-in waits 5 minutes, longer than scale-out, only so that a lull does not
+make the count flap.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from consumer.operations.metrics import DEFAULT_NAMESPACE
 from infra.monitoring import CONTAINER_INSIGHTS, Watched, metric
 
 SCALE_OUT_COOLDOWN_S: Final = 120
-SCALE_IN_COOLDOWN_S: Final = 900
+SCALE_IN_COOLDOWN_S: Final = 300
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,12 @@ def test_prod_scales_on_lag_from_two_tasks_and_staging_runs_one() -> None:
     assert service.ignore_changes == ("desiredCount",)
     target = prod.one("aws:appautoscaling/target:Target").inputs
     assert (target["minCapacity"], target["maxCapacity"]) == (2, 20)
+    # Membership changes stop only what moves: scale-in need not wait out a quarter of an
+    # hour, and it still waits longer than scale-out, so a lull does not flap.
+    policy = prod.one("aws:appautoscaling/policy:Policy").inputs
+    tracking = policy["targetTrackingScalingPolicyConfiguration"]
+    assert tracking["scaleInCooldown"] == 300
+    assert tracking["scaleOutCooldown"] < tracking["scaleInCooldown"]
     staging = _deployment("staging").one("aws:ecs/service:Service")
     assert (staging.inputs["desiredCount"], staging.ignore_changes) == (1, ())
     assert not _deployment("staging").of_type("aws:appautoscaling/target:Target")

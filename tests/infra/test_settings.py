@@ -94,11 +94,7 @@ BRIDGE_BAD_VALUES = [
         {"maxRecordAgeSeconds": 60, "onFailure": "stall"},
         ["maxRecordAgeSeconds needs dlq (and onFailure=dlq)"],
     ),
-    ({"revokeTimeoutMs": 60000}, ["revokeTimeoutMs=60000 must be below the group's rebalance"]),
-    (
-        {"revokeTimeoutMs": 5000, "kafkaProperties": '{"rebalance_timeout_ms": 4000}'},
-        ["(4000 ms; rebalance_timeout_ms in kafkaProperties)"],
-    ),
+    ({"clockSkewMarginMs": 61000}, ["clockSkewMarginMs"]),
     ({"retryBackoffMaxMs": 5}, ["retryBackoffMaxMs must be at least retryBackoffBaseMs"]),
     (
         {"saslMechanism": "OAUTHBEARER", "username": ""},
