@@ -246,9 +246,9 @@ class Bridge:
                 stopper.cancel()
             if self._fatal is not None:
                 raise self._fatal
-            for partition, lane in self._lanes.items():
-                self._dispatch(partition, lane)  # batches a window was holding go now
-            await self._finish_buffered(self._stop.drain_left_s())
+            for partition in self._lanes:  # nothing new starts; a retry in backoff gives up
+                self._delivery.let_go(partition.topic, partition.partition)
+            await self._finish_in_flight(self._stop.drain_left_s())
             try:
                 await asyncio.wait_for(
                     self._committer.commit(list(self._lanes), final=True),
@@ -300,7 +300,7 @@ class Bridge:
 
     async def _interrupt_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
-        log.info("stopping: delivering what is buffered, then committing")
+        log.info("stopping: finishing the invocations in flight, then committing")
         self._stop.start()
 
     def _fail(self, error: BridgeError) -> None:
@@ -446,8 +446,9 @@ class Bridge:
     def _dispatch(self, partition: TopicPartition, lane: Lane) -> None:
         if (
             self._fatal is not None
+            or self._stop.started.is_set()
             or self._lanes.get(partition) is not lane
-            or self._windows.holds_back(partition, lane, closing=self._stop.started.is_set())
+            or self._windows.holds_back(partition, lane)
         ):
             return
         tasks = self._tasks[partition]
@@ -491,12 +492,14 @@ class Bridge:
 
     # -- rebalancing and draining ------------------------------------------------------------
 
-    async def _finish_buffered(self, timeout_s: float) -> None:
-        """On shutdown: deliver what is buffered (fetching has stopped) for up to `timeout_s`.
+    async def _finish_in_flight(self, timeout_s: float) -> None:
+        """On shutdown: let the invocations in flight end, for up to `timeout_s`; nothing
+        new starts (fetching has stopped, the partitions are let go).
 
-        Delivering the whole buffer, not only the batches in flight, is what lets a clean
-        stop commit everything it delivered: under key ordering a delivered record can sit
-        above a buffered one of another key, and the commit cannot pass the buffered one.
+        What is buffered is left for the partitions' next owners, who start as soon as this
+        member leaves: the last commit's done offsets tell them which records above the
+        committed one were delivered, so a clean stop repeats nothing, and it costs the group
+        the invocations in flight, not the whole buffer.
         """
         deadline = time.monotonic() + timeout_s
         while running := {task for tasks in self._tasks.values() for task in tasks}:

@@ -292,7 +292,7 @@ class LocalRun:
         running = asyncio.create_task(bridge.run(stop), name="bridge")
         try:
             drained = await self._watch(bridge, running, reader, local_lambda, produced, started_s)
-            if not drained and not running.done():  # Ctrl-C: the bridge drains its buffer
+            if not drained and not running.done():  # Ctrl-C: the bridge finishes what is in flight
                 stop.set()
                 await self._show_the_drain(
                     bridge,
@@ -393,14 +393,14 @@ class LocalRun:
         started_s: float,
         timeout_s: float,
     ) -> None:
-        """While the bridge delivers what it had buffered (after Ctrl-C), the line goes on,
+        """While the bridge finishes its invocations in flight (after Ctrl-C), the line goes on,
         saying what it waits for and for how long at most."""
         tick_s = _LIVE_TICK_S if self._terminal.live else _PLAIN_TICK_S
         deadline = time.monotonic() + timeout_s
         first = True  # shown at once, whenever the last line was
         while not running.done():
             left_s = max(0.0, deadline - time.monotonic())
-            note = f"stopping: delivering what is buffered, {left_s:.0f} s at most"
+            note = f"stopping: finishing the invocations in flight, {left_s:.0f} s at most"
             self._terminal.show(
                 self._progress(bridge, local_lambda, produced, started_s, None, note), force=first
             )
@@ -470,7 +470,7 @@ async def _main(options: LocalOptions, terminal: Terminal, environ: dict[str, st
             work.cancel()  # still starting: unwind what has started
         else:
             terminal.say(
-                "stopping: delivering what is buffered (SHUTDOWN_TIMEOUT_SECONDS at most), "
+                "stopping: finishing the invocations in flight (SHUTDOWN_TIMEOUT_SECONDS at most), "
                 "then committing (Ctrl-C again quits)"
             )
             run.interrupt.stop.set()

@@ -55,13 +55,17 @@ class Committer:
         # Lowered to the lease alone when the broker refuses metadata this large.
         self._metadata_limit = metadata_limit
         self._failing = False
+        # After the stop's last commit no other may extend a lease: what it shrank stays.
+        self._closed = False
 
     async def commit(self, partitions: Collection[TopicPartition], *, final: bool = False) -> bool:
-        """Commits what is done of `partitions`; `final`: nothing more starts for them, so
-        their leases shrink to what may still be running. False when it could not."""
-        if not self.stable.is_set():
+        """Commits what is done of `partitions`; `final`: the stop's last commit, after which
+        no lease is extended (invocations wanting one wait until cancelled), so each shrinks to
+        what may still be running. False when it could not."""
+        if not self.stable.is_set() or (self._closed and not final):
             return False
         async with self._lock:
+            self._closed = self._closed or final
             try:
                 offsets, leases = self._what_to_commit(partitions, final=final)
                 if not offsets:
@@ -150,6 +154,8 @@ class Committer:
             self._failing = True
             return False
         self._failing = False
+        # After the stop's last commit no other may extend a lease: what it shrank stays.
+        self._closed = False
         self._leases.acknowledged(leases)
         self._counters.commits += 1
         for partition, at in offsets.items():

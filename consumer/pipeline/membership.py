@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -170,8 +171,20 @@ class Membership:
     async def _take_over(self, partitions: list[TopicPartition]) -> None:
         if not partitions:
             return
-        committed = await self._read_committed(partitions)
         now = self._leases.clock()
+        try:
+            committed = await self._read_committed(partitions)
+        except KafkaError as error:
+            # Unknown: a previous owner's lease may run as long as one of this member's could.
+            log.warning(
+                "could not read what the partitions' previous owners committed; they wait as "
+                "long as a lease could run, or until released",
+                extra={"fields": {"partitions": _names(partitions), "error": repr(error)}},
+            )
+            longest_ms = math.ceil((now + self._leases.invocation_s + LEASE_AHEAD_S) * 1000)
+            for partition in partitions:
+                self._wait_for_lease(partition, longest_ms)
+            return
         fresh = []
         for partition in partitions:
             at = committed.get(partition)
@@ -210,7 +223,7 @@ class Membership:
                 released = True
                 break
             lease_until_ms = min(lease_until_ms, lease.lease_until_ms)  # shrunk at release
-        at = (await self._read_committed([partition])).get(partition)
+        at = await self._read_until_answered(partition)
         notes = handover.decode(None if at is None else at.metadata, _offset(at))
         self._owned.waiting.pop(partition, None)
         log.info(
@@ -226,6 +239,8 @@ class Membership:
         consumer = self._consumer()
         if at is not None:
             consumer.seek(partition, at.offset)
+        elif self._settings.starting_timestamp_ms is not None:
+            await self._seek_to_start_time([partition], self._settings.starting_timestamp_ms)
         self._open(partition, at, notes.done_above)
         self._owned.paused.discard(partition)
         consumer.resume(partition)
@@ -251,6 +266,14 @@ class Membership:
             self._owned.committed[partition] = at.offset
         if done:
             self._owned.done_before[partition] = done
+
+    async def _read_until_answered(self, partition: TopicPartition) -> OffsetAndMetadata | None:
+        """The partition's committed offset and metadata, asked until the broker answers."""
+        while True:
+            try:
+                return (await self._read_committed([partition])).get(partition)
+            except KafkaError:
+                await asyncio.sleep(RELEASE_POLL_S)
 
     async def _read_committed(
         self, partitions: list[TopicPartition]

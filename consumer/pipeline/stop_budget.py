@@ -1,5 +1,5 @@
-"""The stop's budget: SHUTDOWN_TIMEOUT_SECONDS, shared out between delivering what is buffered,
-the last commit and leaving the group, so that the whole stop fits it."""
+"""The stop's budget: SHUTDOWN_TIMEOUT_SECONDS, shared out between finishing the invocations
+in flight, the last commit and leaving the group, so that the whole stop fits it."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class StopBudget:
         self.started.set()
 
     def drain_left_s(self) -> float:
-        """What is left for delivering what is buffered."""
+        """What is left for finishing the invocations in flight."""
         assert self.drain_deadline is not None, "set by start()"
         return self.drain_deadline - time.monotonic()
 

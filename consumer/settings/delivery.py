@@ -104,8 +104,8 @@ class DeliverySettings(BaseModel):
         ge=0,
         le=110,
         doc=(
-            "The whole stop on SIGTERM: delivering what is buffered, the last commit, leaving "
-            "the group (on ECS the task's stop timeout is 10 s above it)."
+            "The whole stop on SIGTERM: finishing the invocations in flight, the last commit, "
+            "leaving the group (on ECS the task's stop timeout is 10 s above it)."
         ),
         stack="shutdownTimeoutSeconds",
     )

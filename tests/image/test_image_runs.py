@@ -154,7 +154,7 @@ async def test_sigterm_drains_commits_what_was_delivered_and_exits_0_within_the_
     assert stopped_after_s < SHUTDOWN_TIMEOUT_S
     assert bridge.messages()[-3:] == [
         "signal received",
-        "stopping: delivering what is buffered, then committing",
+        "stopping: finishing the invocations in flight, then committing",
         "stopped",
     ]
     counters = bridge.logged()[-1]["counters"]

@@ -635,7 +635,7 @@ async def test_ctrl_c_mid_run_stops_cleanly_and_leaves_no_child_process(tmp_path
         finished = await command.finish()
 
     assert finished.exit_code == 0, finished.out + finished.err
-    assert "stopping: delivering what is buffered (SHUTDOWN_TIMEOUT_SECONDS at most)" in (
+    assert "stopping: finishing the invocations in flight (SHUTDOWN_TIMEOUT_SECONDS at most)" in (
         finished.out
     )
     assert re.search(r"^stopped after", finished.out, re.M)
@@ -666,7 +666,9 @@ async def test_a_drain_that_waits_keeps_saying_so_until_its_time_is_up(tmp_path:
         finished = await command.finish()
 
     assert finished.exit_code == 0, finished.out + finished.err
-    waits = re.findall(r"stopping: delivering what is buffered, (\d+) s at most", finished.out)
+    waits = re.findall(
+        r"stopping: finishing the invocations in flight, (\d+) s at most", finished.out
+    )
     assert len(waits) >= 2, finished.out  # a line every 2 s while it waits (not a terminal)
     assert int(waits[0]) > int(waits[-1])  # counting down
     assert re.search(r"^stopped after", finished.out, re.M)
@@ -692,7 +694,7 @@ async def test_a_second_ctrl_c_quits_at_once_and_leaves_nothing_behind(tmp_path:
         assert list(temporary.glob("k2l-local-*")), "the run works in a directory of its own"
         await command.until(r"^\s*[\d.]+ s  [1-9][\d,]*/5,000 done")
         command.process.send_signal(signal.SIGINT)
-        await command.until(r"^stopping: delivering what is buffered")
+        await command.until(r"^stopping: finishing the invocations in flight")
         command.process.send_signal(signal.SIGINT)
         finished = await command.finish()
 
