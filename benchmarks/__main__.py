@@ -3,6 +3,7 @@
     python -m benchmarks                      # S1-S4 at the sizes: a few minutes
     python -m benchmarks --quick              # small sizes, for development
     python -m benchmarks --scenario S1 S4 --records 20000
+    python -m benchmarks --quick --scenario S8   # members joining and leaving one group
     PYTHONPATH=DIR python -m benchmarks --uvloop   # also the bridge on uvloop (in DIR)
 
 It starts the real Apache Kafka broker (jars fetched once into .cache/kafka) and the local
@@ -27,8 +28,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.benthos.build import BenthosUnavailable, ensure_built
+from benchmarks.churn_timeline import ChurnFigures
 from benchmarks.contenders import BENTHOS, CONTENDERS
 from benchmarks.environment import started_environment
+from benchmarks.membership_churn import run_membership
 from benchmarks.report import document, machine, render, write_json
 from benchmarks.run import LIVE_LOAD, REPO, ContenderFailed, RunOptions, RunResult, run_contender
 from benchmarks.scenarios import ALL, QUICK, Scenario, Sizes, scenarios, with_records
@@ -100,15 +103,24 @@ def with_benthos_built(
     return chosen
 
 
-async def run_all(chosen: list[Scenario], sizes: Sizes, work_dir: Path) -> list[RunResult]:
+async def run_all(
+    chosen: list[Scenario], sizes: Sizes, work_dir: Path
+) -> tuple[list[RunResult], list[ChurnFigures]]:
     options = RunOptions(work_dir=work_dir, measured_briefly_s=sizes.sequential_cap_s)
     results: list[RunResult] = []
+    churns: list[ChurnFigures] = []
     async with started_environment(work_dir, with_registry=any(s.avro for s in chosen)) as env:
         for scenario in chosen:
             print(f"{scenario.name}: {scenario.title}", file=sys.stderr, flush=True)
             live_rate = None  # the first contender's (the bridge's) half rate, for all
             for name in scenario.contenders:
                 began = time.monotonic()
+                if scenario.membership is not None:
+                    result, churn = await run_membership(env, scenario, CONTENDERS[name], options)
+                    churns.append(churn)
+                    print(f"  {name}: {churn_summary(churn)}", file=sys.stderr, flush=True)
+                    results.append(result)
+                    continue
                 result = await run_contender(env, scenario, CONTENDERS[name], options, live_rate)
                 if live_rate is None and result.drained:
                     live_rate = LIVE_LOAD * result.records_per_s
@@ -121,7 +133,15 @@ async def run_all(chosen: list[Scenario], sizes: Sizes, work_dir: Path) -> list[
                     flush=True,
                 )
                 results.append(result)
-    return results
+    return results, churns
+
+
+def churn_summary(churn: ChurnFigures) -> str:
+    stops = ", ".join(f"{c.group_stop_s:.1f}" for c in churn.changes)
+    return (
+        f"{churn.produced:,} produced, {churn.delivered:,} delivered, {churn.lost:,} lost, "
+        f"{churn.duplicates:,} duplicates; group stops {stops} s"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     about = machine(REPO)
     work = Path(tempfile.mkdtemp(prefix="k2l-bench-"))
     try:
-        results = asyncio.run(run_all(chosen, sizes, work))
+        results, churns = asyncio.run(run_all(chosen, sizes, work))
     except ContenderFailed as failure:
         print(f"benchmark failed: {failure}", file=sys.stderr)
         return 1
@@ -152,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"work directory kept: {work}", file=sys.stderr)
     about["load_average_at_end"] = [round(load, 2) for load in os.getloadavg()]
-    text = render(results, chosen, about)
+    text = render(results, chosen, about, churns)
     print(text)
     arguments.results.mkdir(parents=True, exist_ok=True)
     complete = not (
@@ -162,10 +182,17 @@ def main(argv: list[str] | None = None) -> int:
         or arguments.contender
         or set(arguments.scenario) != set(ALL)
     )
-    payload = document(results, chosen, about, text)
+    payload = document(results, chosen, about, text, churns)
     path = write_json(arguments.results, about, payload, complete=complete)
     print(f"\nresults: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
-    return 0
+    losing = [c for c in churns if c.lost]
+    for churn in losing:  # the one outcome S8 must never have
+        print(
+            f"benchmark failed: {churn.scenario} {churn.contender} LOST {churn.lost:,} of "
+            f"{churn.produced:,} records",
+            file=sys.stderr,
+        )
+    return 1 if losing else 0
 
 
 if __name__ == "__main__":

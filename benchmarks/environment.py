@@ -11,7 +11,7 @@ import contextlib
 import functools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,8 @@ class Environment:
     producer: AIOKafkaProducer
     registry: SchemaRegistryServer | None = None  # for scenarios with Avro values
     outcomes: dict[str, Outcomes] = field(default_factory=dict)  # by function name
+    # by function name: also told of every invocation as it ends (S8 keeps a timeline)
+    observers: dict[str, Callable[[Invocation], None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.local_lambda.record.listen(self._observe)
@@ -54,18 +56,29 @@ class Environment:
         self,
         function_name: str,
         handler: Handler,
-        latency_s: float,
+        latency_s: float | tuple[float, float],
         concurrency_limit: int | None,
+        *,
+        timeout_s: float | None = None,
+        seed: int = 0,
+        observer: Callable[[Invocation], None] | None = None,
     ) -> Outcomes:
-        """Registers a function with a fixed latency; returns how its invocations end."""
+        """Registers a function with a fixed latency, or a (min, max) range drawn uniformly
+        per invocation (seeded, so a run draws the same series); returns how its invocations
+        end. `timeout_s` is the function's timeout as the bridge reads it (default: far above
+        the latency); `observer` is told of every invocation as it ends."""
         self.outcomes[function_name] = outcomes = Outcomes()
+        if observer is not None:
+            self.observers[function_name] = observer
+        longest_s = latency_s[1] if isinstance(latency_s, tuple) else latency_s
         self.local_lambda.add_function(
             FunctionSpec(
                 function_name,
                 handler,
                 latency_s=latency_s,
                 concurrency_limit=concurrency_limit,
-                timeout_s=latency_s + 60,
+                timeout_s=longest_s + 60 if timeout_s is None else timeout_s,
+                seed=seed,
             )
         )
         return outcomes
@@ -74,6 +87,9 @@ class Environment:
         outcomes = self.outcomes.get(invocation.function_name)
         if outcomes is not None:
             outcomes.observe(invocation)
+        observer = self.observers.get(invocation.function_name)
+        if observer is not None:
+            observer(invocation)
 
     async def create_topic(self, name: str, partitions: int) -> None:
         await KafkaTestClient(self.bootstrap).create_topic(name, partitions)

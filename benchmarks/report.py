@@ -11,12 +11,16 @@ import os
 import platform
 import subprocess
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.churn_report import churn_table, churn_targets
+from benchmarks.churn_timeline import ChurnFigures
 from benchmarks.contenders import BENTHOS, BRIDGE_LEGACY
+from benchmarks.report_text import Target, aligned
+from benchmarks.report_text import number as _number
 from benchmarks.run import RunResult
 from benchmarks.scenarios import Scenario
 
@@ -36,13 +40,6 @@ TARGETS = {
     "S5 CPU us/filtered record": 2.0,
     "S6 vs S2 CPU": 2.0,
 }
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    met: bool | None  # None: not measured in this run
-    evidence: str
 
 
 def machine(repo: Path) -> dict[str, Any]:
@@ -70,12 +67,6 @@ def machine(repo: Path) -> dict[str, Any]:
         "commit": git("rev-parse", "--short", "HEAD") or "unknown",
         "uncommitted_changes": bool(git("status", "--porcelain")),
     }
-
-
-def _number(value: float | None, digits: int = 0) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,.{digits}f}"
 
 
 def _find(results: Sequence[RunResult], scenario: str, contender: str) -> RunResult | None:
@@ -120,6 +111,13 @@ def notes(result: RunResult, scenario: Scenario, results: Sequence[RunResult]) -
             share = result.cpu_us_per_record / bridge.cpu_us_per_record
             said.append(f"{share:.0%} of the bridge's CPU per record")
         return "; ".join(said)
+    if scenario.membership is not None:  # S8: its own table says the rest
+        members = " → ".join(map(str, scenario.membership.members))
+        return (
+            f"{result.live_records:,} records produced live at {scenario.live_rate:.0f}/s; "
+            f"members {members}, {scenario.membership.spacing_s:.0f} s apart; e2e: produced "
+            "to the invocation's start; per change: below"
+        )
     if scenario.live_rate is not None:  # S7: the latency is the measure
         return (
             f"{result.live_records:,} records produced live at {scenario.live_rate:.0f}/s; "
@@ -184,7 +182,7 @@ def table(results: Sequence[RunResult], scenarios: Sequence[Scenario]) -> str:
         "throttles",
         "notes",
     )
-    rows = [header, tuple("---" for _ in header)]
+    rows = [header]
     for r in results:
         rows.append(
             (
@@ -202,11 +200,7 @@ def table(results: Sequence[RunResult], scenarios: Sequence[Scenario]) -> str:
                 notes(r, by_name[r.scenario], results),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join(
-        "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |"
-        for row in rows
-    )
+    return aligned(rows)
 
 
 def targets(results: Sequence[RunResult], scenarios: Sequence[Scenario]) -> list[Target]:
@@ -400,7 +394,10 @@ def _against_benthos(results: Sequence[RunResult]) -> list[Target]:
 
 
 def render(
-    results: Sequence[RunResult], scenarios: Sequence[Scenario], about: dict[str, Any]
+    results: Sequence[RunResult],
+    scenarios: Sequence[Scenario],
+    about: dict[str, Any],
+    churns: Sequence[ChurnFigures] = (),
 ) -> str:
     lines = [
         f"kafka-to-lambda benchmarks, {about['date']}, commit {about['commit']}"
@@ -415,10 +412,20 @@ def render(
         ),
         "",
         table(results, scenarios),
-        "",
-        "Targets (the bridge, this run):",
     ]
-    for target in targets(results, scenarios):
+    if churns:
+        near = churns[0].near_s
+        lines += [
+            "",
+            "S8, membership changes: each change's window runs to the next change; stops are "
+            "times between invocation starts; e2e p99 near: records produced within "
+            f"{near:.0f} s after the change (how many); in flight: records in invocations "
+            "running at the change",
+            "",
+            churn_table(churns),
+        ]
+    lines += ["", "Targets (the bridge, this run):"]
+    for target in [*targets(results, scenarios), *churn_targets(churns)]:
         mark = {True: "met   ", False: "MISSED", None: "n/a   "}[target.met]
         lines.append(f"  [{mark}] {target.name}: {target.evidence}")
     return "\n".join(lines)
@@ -429,6 +436,7 @@ def document(
     scenarios: Sequence[Scenario],
     about: dict[str, Any],
     text: str,
+    churns: Sequence[ChurnFigures] = (),
 ) -> dict[str, Any]:
     """Everything the run measured, for results/<date>-<commit>.json."""
     return {
@@ -447,6 +455,8 @@ def document(
                 "bound_records_per_s": s.bound_records_per_s(),
                 "max_window_s": s.max_window_s,
                 "live_s": s.live_s,
+                "live_rate": s.live_rate,
+                "membership": None if s.membership is None else asdict(s.membership),
             }
             for s in scenarios
         ],
@@ -460,7 +470,8 @@ def document(
             }
             for r in results
         ],
-        "targets": [asdict(t) for t in targets(results, scenarios)],
+        "membership_changes": [asdict(f) for f in churns],
+        "targets": [asdict(t) for t in [*targets(results, scenarios), *churn_targets(churns)]],
         "table": text,
     }
 

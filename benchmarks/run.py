@@ -161,7 +161,7 @@ class _Run:
         ends: dict[int, int],
     ) -> None:
         self.env, self.scenario, self.contender, self.options = env, scenario, contender, options
-        self.tag, self.topic, self.group = tag, topic, f"{topic}-group"
+        self.tag, self.topic, self.group = tag, topic, group_of(topic)
         self.ends = ends  # partition -> end offset of the preloaded records
         self.receiver = Receiver()
         self.log_path = options.work_dir / f"{tag}.log"
@@ -348,30 +348,49 @@ class _Run:
         )
 
     def _environment(self) -> dict[str, str]:
-        """The contender's whole environment: the bridge's variables, which baselines read."""
-        python_path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
-        return {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": python_path,
-            "AWS_ACCESS_KEY_ID": "benchmark",
-            "AWS_SECRET_ACCESS_KEY": "benchmark",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_REGION": "us-east-1",
-            "KAFKA_BOOTSTRAP_SERVERS": self.env.bootstrap,
-            "KAFKA_TOPIC": self.topic,
-            "KAFKA_GROUP_ID": self.group,
-            "LAMBDA_FUNCTION_NAME": self.tag,
-            "LAMBDA_ENDPOINT_URL": self.env.local_lambda.url,
-            "HEALTH_FILE": str(self.options.work_dir / f"{self.tag}.health"),
-            **self._registry_settings(),
-            **self.scenario.bridge_settings,
-            **self.contender.settings,
-        }
+        return contender_environment(
+            self.env, self.scenario, self.contender, self.options, self.tag, self.topic
+        )
 
-    def _registry_settings(self) -> dict[str, str]:
-        if not self.scenario.avro or self.env.registry is None:
-            return {}
-        return {"SCHEMA_REGISTRY_URL": self.env.registry.url}
+
+def contender_environment(
+    env: Environment,
+    scenario: Scenario,
+    contender: Contender,
+    options: RunOptions,
+    tag: str,
+    topic: str,
+) -> dict[str, str]:
+    """The contender's whole environment: the bridge's variables, which baselines read. The
+    function is named `tag`; the group is the topic's (`<topic>-group`)."""
+    python_path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    registry = (
+        {"SCHEMA_REGISTRY_URL": env.registry.url}
+        if scenario.avro and env.registry is not None
+        else {}
+    )
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": python_path,
+        "AWS_ACCESS_KEY_ID": "benchmark",
+        "AWS_SECRET_ACCESS_KEY": "benchmark",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_REGION": "us-east-1",
+        "KAFKA_BOOTSTRAP_SERVERS": env.bootstrap,
+        "KAFKA_TOPIC": topic,
+        "KAFKA_GROUP_ID": group_of(topic),
+        "LAMBDA_FUNCTION_NAME": tag,
+        "LAMBDA_ENDPOINT_URL": env.local_lambda.url,
+        "HEALTH_FILE": str(options.work_dir / f"{tag}.health"),
+        **registry,
+        **scenario.bridge_settings,
+        **contender.settings,
+    }
+
+
+def group_of(topic: str) -> str:
+    """A run's consumer group: one per topic, so no run commits for another."""
+    return f"{topic}-group"
 
 
 class _Process:

@@ -9,13 +9,46 @@ from benchmarks.measure import throughput_bound
 from benchmarks.workload import Workload
 from consumer.settings.model import BridgeSettings, load_settings
 
-ALL = ("S1", "S2", "S3", "S4", "S5", "S6", "S7")
+ALL = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8")
 # S5: S2 with a two-field pattern that passes one kind of ten.
 S5_PATTERNS = '[{"value": {"kind": ["allele"], "pad": [{"prefix": "x"}]}}]'
 S5_KIND = "allele"
 # S7: end-to-end latency at light load, the records produced while the contender runs.
 S7_LIVE_RATE = 100.0
 S7_WARM_UP_RECORDS = 200
+# S8: members joining and leaving one group under steady load (benchmarks/membership_churn.py).
+S8_PARTITIONS = 12
+S8_KEYS = 240  # 20 keys per partition: an invocation holds many keys, and a key recurs often
+S8_LIVE_RATE = 110.0
+S8_WARM_UP_RECORDS = 120
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A group whose members come and go on a schedule, and a function slow enough that
+    invocations are in flight at every change."""
+
+    members: tuple[int, ...] = (1, 2, 3, 2, 1)  # after each change, the first before any
+    spacing_s: float = 25.0  # from live production's start to the first change, and between
+    near_change_s: float = 10.0  # records produced this soon after a change are "near" it
+    function_latency_s: tuple[float, float] = (1.0, 4.0)  # uniform per invocation, seeded
+    function_timeout_s: float = 15.0  # what the function's configuration says
+
+    def __post_init__(self) -> None:
+        if not self.members or min(self.members) < 1:
+            raise ValueError(f"a schedule keeps at least one member, got {self.members}")
+        steps = [abs(b - a) for a, b in zip(self.members, self.members[1:], strict=False)]
+        if any(step != 1 for step in steps):
+            raise ValueError(f"each change adds or removes one member, got {self.members}")
+
+    @property
+    def changes(self) -> int:
+        return len(self.members) - 1
+
+    @property
+    def live_s(self) -> float:
+        """Records are produced from a spacing before the first change to one after the last."""
+        return self.spacing_s * (self.changes + 1)
 
 
 @dataclass(frozen=True)
@@ -33,6 +66,7 @@ class Scenario:
     live_rate: float | None = None  # their records/s; None: half the first contender's rate
     passing_kind: str | None = None  # filtering: only records of this kind reach the function
     avro: bool = False  # values in Avro with the registry's framing, decoded by the bridge
+    membership: Membership | None = None  # members join and leave on this schedule (S8)
 
     @property
     def filters(self) -> bool:
@@ -86,6 +120,8 @@ class Sizes:
     live_s: float = 10.0
     sequential_cap_s: float = 15.0
     s7_live_s: float = 20.0
+    s8_spacing_s: float = 25.0
+    s8_near_change_s: float = 10.0
 
 
 QUICK = Sizes(
@@ -97,6 +133,8 @@ QUICK = Sizes(
     live_s=3.0,
     sequential_cap_s=5.0,
     s7_live_s=5.0,
+    s8_spacing_s=10.0,
+    s8_near_change_s=5.0,
 )
 
 
@@ -182,6 +220,25 @@ def scenarios(
                 live_rate=S7_LIVE_RATE,
             )
         )
+    if "S8" in chosen:
+        membership = Membership(spacing_s=sizes.s8_spacing_s, near_change_s=sizes.s8_near_change_s)
+        low, high = membership.function_latency_s
+        made.append(
+            Scenario(
+                "S8",
+                f"membership changes: {' → '.join(map(str, membership.members))} members, "
+                f"{membership.spacing_s:.0f} s apart, {S8_LIVE_RATE:.0f} records/s live, "
+                f"L = {low:.0f} to {high:.0f} s",
+                Workload(partitions=S8_PARTITIONS, record_bytes=1024, keys=S8_KEYS),
+                # A few records first: their arrival says the first member has joined.
+                S8_WARM_UP_RECORDS,
+                latency_s=(low + high) / 2,  # the mean, for the bound
+                contenders=(*bridges, *peers),
+                live_s=membership.live_s,
+                live_rate=S8_LIVE_RATE,
+                membership=membership,
+            )
+        )
     if "S3" in chosen:
         made.extend(
             Scenario(
@@ -214,8 +271,8 @@ def scenarios(
 
 
 def with_records(scenario: Scenario, records: int | None) -> Scenario:
-    """`--records N` resizes S1, S2, S4, S5 and S6 (S3 has its own backlog sizes; S7's few
-    records only show the contender is reading)."""
+    """`--records N` resizes S1, S2, S4, S5 and S6 (S3 has its own backlog sizes; S7's and
+    S8's few records only show the contender is reading)."""
     if records is None or scenario.name.startswith("S3") or scenario.live_rate is not None:
         return scenario
     return replace(scenario, records=records)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from benchmarks.scenarios import QUICK, Sizes, scenarios, with_records
+import pytest
+
+from benchmarks.scenarios import QUICK, Membership, Sizes, scenarios, with_records
 
 
 def test_bounds_come_from_the_bridges_own_defaults_and_the_scenarios_settings() -> None:
@@ -46,3 +48,29 @@ def test_the_avro_scenario_is_s2_with_avro_values_decoded_to_json() -> None:
     assert settings.decodes_schemas
     assert settings.schema_record_format == "JSON"
     assert settings.batch_size == two.bridge().batch_size
+
+
+def test_s8_runs_the_bridges_and_benthos_through_its_schedule_at_a_steady_rate() -> None:
+    [full] = scenarios(("S8",), Sizes())
+    [quick] = scenarios(("S8",), QUICK)
+    assert full.contenders == ("bridge", "bridge-legacy", "benthos")
+    assert full.membership is not None
+    assert quick.membership is not None
+    assert full.membership.members == (1, 2, 3, 2, 1)
+    assert full.membership.function_latency_s == (1.0, 4.0)
+    assert full.membership.function_timeout_s == 15.0
+    # a spacing before the first change, and one after each
+    assert full.live_s == 5 * full.membership.spacing_s == 125.0
+    assert quick.live_s < full.live_s
+    assert (full.workload.partitions, full.workload.keys) == (12, 240)
+    assert full.live_rate is not None
+    assert 100 <= full.live_rate <= 120
+    assert with_records(full, 1234).records == full.records  # its warm-up is not resized
+
+
+def test_a_membership_schedule_changes_one_member_at_a_time_and_keeps_one() -> None:
+    assert Membership(members=(1, 2, 1)).changes == 2
+    with pytest.raises(ValueError, match="one member"):
+        Membership(members=(1, 3, 1))
+    with pytest.raises(ValueError, match="at least one member"):
+        Membership(members=(1, 0, 1))
