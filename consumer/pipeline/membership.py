@@ -16,9 +16,10 @@ assigns anew. The bridge makes it cost only what moves:
   without an invocation.
 
 Invariants:
-- a partition is in at most one of `owned.lanes` (delivering), `owned.waiting` (assigned,
-  its previous owner's lease not over) and `self._releasing` (lost, its invocations here not
-  over); it is in `owned.in_flight` exactly when it is in `owned.lanes`;
+- a partition is in at most one of `owned.lanes` (delivering) and `owned.waiting` (assigned,
+  its previous owner's lease not over), and in `owned.in_flight` exactly when it is in
+  `owned.lanes`; one in `self._releasing` (lost, its invocations here not over) is in
+  neither, unless it came back, when it waits like any other for its own release;
 - no invocation of a partition starts outside `owned.lanes` (Delivery lets it go) or
   beyond the lease the broker holds for it (Leases), so its next owner, waiting out that
   lease (plus the clock margin) or for the release, never invokes a key while an
