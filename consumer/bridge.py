@@ -135,6 +135,7 @@ class Bridge:
         self._paused, self._committed = self._owned.paused, self._owned.committed
         self._windows = BatchWindows(settings.batch_window_ms, settings.batch_size, self._dispatch)
         self._fatal: BridgeError | None = None
+        self._draining_buffer = False  # stopping on brokers that drop a commit's metadata
         self._stop = StopBudget(settings.shutdown_timeout_seconds)
         self._consumer: AIOKafkaConsumer | None = None
         self._outages = BrokerOutages()  # aiokafka's connection errors, summarized
@@ -246,8 +247,14 @@ class Bridge:
                 stopper.cancel()
             if self._fatal is not None:
                 raise self._fatal
-            for partition in self._lanes:  # nothing new starts; a retry in backoff gives up
-                self._delivery.let_go(partition.topic, partition.partition)
+            # Without a commit's metadata (no done offsets), only delivering the buffer lets a
+            # stop commit all it delivered: a delivered record can sit above a buffered one.
+            self._draining_buffer = self._committer.keeps_metadata is False
+            for partition, lane in self._lanes.items():
+                if self._draining_buffer:
+                    self._dispatch(partition, lane)  # batches a window was holding go now
+                else:  # nothing new starts; a retry in backoff gives up
+                    self._delivery.let_go(partition.topic, partition.partition)
             await self._finish_in_flight(self._stop.drain_left_s())
             try:
                 await asyncio.wait_for(
@@ -446,9 +453,9 @@ class Bridge:
     def _dispatch(self, partition: TopicPartition, lane: Lane) -> None:
         if (
             self._fatal is not None
-            or self._stop.started.is_set()
+            or (self._stop.started.is_set() and not self._draining_buffer)
             or self._lanes.get(partition) is not lane
-            or self._windows.holds_back(partition, lane)
+            or self._windows.holds_back(partition, lane, closing=self._stop.started.is_set())
         ):
             return
         tasks = self._tasks[partition]
@@ -494,7 +501,8 @@ class Bridge:
 
     async def _finish_in_flight(self, timeout_s: float) -> None:
         """On shutdown: let the invocations in flight end, for up to `timeout_s`; nothing
-        new starts (fetching has stopped, the partitions are let go).
+        new starts (fetching has stopped, the partitions are let go) — unless the brokers
+        drop a commit's metadata, when what is buffered is delivered too.
 
         What is buffered is left for the partitions' next owners, who start as soon as this
         member leaves: the last commit's done offsets tell them which records above the

@@ -29,10 +29,10 @@ class BatchWindows:
         self._opened_at: dict[TopicPartition, float] = {}
         self._timers: dict[TopicPartition, asyncio.TimerHandle] = {}
 
-    def holds_back(self, partition: TopicPartition, lane: Lane) -> bool:
+    def holds_back(self, partition: TopicPartition, lane: Lane, *, closing: bool) -> bool:
         """True while the window holds the lane's partial batch back to let it fill."""
         window_s = self._window_s
-        if window_s == 0 or lane.pending_records >= self._batch_size:
+        if window_s == 0 or closing or lane.pending_records >= self._batch_size:
             return False
         now = time.monotonic()
         opened_at = self._opened_at.setdefault(partition, now)

@@ -25,7 +25,7 @@ from aiokafka.errors import (
 )
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from consumer.kafka.group_offsets import commit_released
+from consumer.kafka.group_offsets import commit_released, read_committed
 from consumer.operations.counters import Counters
 from consumer.ownership.handover import BROKER_METADATA_LIMIT, Handover
 from consumer.ownership.leases import Leases
@@ -57,6 +57,10 @@ class Committer:
         self._failing = False
         # After the stop's last commit no other may extend a lease: what it shrank stays.
         self._closed = False
+        # Whether the brokers keep a commit's metadata (Tansu drops it): read back after the
+        # first commit; None until then. Without it there are no leases and no done offsets,
+        # so rebalances and stops wait for what is in flight, as before leases.
+        self.keeps_metadata: bool | None = None
 
     async def commit(self, partitions: Collection[TopicPartition], *, final: bool = False) -> bool:
         """Commits what is done of `partitions`; `final`: the stop's last commit, after which
@@ -154,14 +158,31 @@ class Committer:
             self._failing = True
             return False
         self._failing = False
-        # After the stop's last commit no other may extend a lease: what it shrank stays.
-        self._closed = False
         self._leases.acknowledged(leases)
+        if self.keeps_metadata is None:
+            await self._check_metadata_kept(consumer, offsets)
         self._counters.commits += 1
         for partition, at in offsets.items():
             self._sent[partition] = (at.offset, at.metadata)
             self._committed[partition] = at.offset
         return True
+
+    async def _check_metadata_kept(
+        self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]
+    ) -> None:
+        partition, sent = next(iter(offsets.items()))
+        try:
+            read = (await read_committed(consumer, [partition])).get(partition)
+        except KafkaError:
+            return  # asked again after the next commit
+        self.keeps_metadata = read is not None and read.metadata == sent.metadata
+        if not self.keeps_metadata:
+            log.warning(
+                "the brokers do not keep a commit's metadata: without leases and done offsets "
+                "a rebalance waits for the invocations in flight and a stop delivers what is "
+                "buffered, as before leases; a member killed with invocations in flight can "
+                "overlap with its partitions' next owner"
+            )
 
     def _lower_metadata_limit(self) -> None:
         if self._metadata_limit:

@@ -126,10 +126,31 @@ class Membership:
 
     async def revoke(self, partitions: Collection[TopicPartition]) -> None:
         """Every partition, at every rebalance (eager protocol): commit, and go on."""
+        if self._committer.keeps_metadata is False:
+            await self._revoke_without_leases()
         await self._committer.commit(list(self._owned.lanes))
         self._committer.stable.clear()
         self._rebalance_started = time.monotonic()
         log.info("rebalancing", extra={"fields": {"partitions": len(self._owned.lanes)}})
+
+    async def _revoke_without_leases(self) -> None:
+        """Brokers that drop a commit's metadata carry no lease: every partition stops
+        invoking, waits for its invocations in flight until none can still be running,
+        commits, and is let go; the assignment then opens each partition afresh."""
+        owned = self._owned
+        partitions = list(owned.lanes)
+        for partition in partitions:
+            self._delivery.let_go(partition.topic, partition.partition)
+        running = {task for p in partitions for task in owned.in_flight[p]}
+        if running:
+            await asyncio.wait(running, timeout=self._leases.invocation_s)
+        await self._committer.commit(partitions)
+        for partition in partitions:
+            for task in owned.in_flight.pop(partition):
+                task.cancel()
+            del owned.lanes[partition]
+            self._forget(partition)
+            self._leases.forget(partition)
 
     async def assign(self, partitions: Collection[TopicPartition]) -> None:
         owned = self._owned

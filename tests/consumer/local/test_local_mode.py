@@ -644,24 +644,22 @@ async def test_ctrl_c_mid_run_stops_cleanly_and_leaves_no_child_process(tmp_path
 
 
 async def test_a_drain_that_waits_keeps_saying_so_until_its_time_is_up(tmp_path: Path) -> None:
-    """ON_FAILURE=stall and a function that always fails: Ctrl-C used to leave the screen
-    still for the whole shutdown timeout."""
-    always = tmp_path / "always.py"
-    always.write_text("def handler(event, context):\n    raise RuntimeError('down')\n")
+    """A function slower than the stop's budget: after Ctrl-C the line keeps counting down
+    while the invocations in flight end, instead of leaving the screen still."""
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\n\ndef handler(event, context):\n    time.sleep(30)\n")
     async with running(
         "--handler",
-        f"{always}:handler",
+        f"{slow}:handler",
+        "--function-timeout",
+        "60",
         "--produce",
         "50",
         "--set",
-        "ON_FAILURE=stall",
-        "--set",
-        "SHUTDOWN_TIMEOUT_SECONDS=8",  # 6 s of it to drain, 2 s kept for committing and leaving
-        "--set",
-        "RETRY_BACKOFF_BASE_MS=10",
+        "SHUTDOWN_TIMEOUT_SECONDS=8",  # 6 s of it for the invocations, 2 s kept for the rest
         cwd=tmp_path,
     ) as command:
-        await command.until(r"^handler\s+raised RuntimeError: down")
+        await command.until(r"in flight [1-9]")
         command.process.send_signal(signal.SIGINT)
         finished = await command.finish()
 
