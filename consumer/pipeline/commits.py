@@ -7,7 +7,8 @@ Invariants:
   offset) and never moves back;
 - no commit is sent while the group rebalances (from the revoke to the next assignment):
   in its CompletingRebalance step the broker answers REBALANCE_IN_PROGRESS, on which aiokafka
-  asks for yet another rebalance. Leases wait for the assignment; they were granted ahead.
+  asks for yet another rebalance. Leases wait for the assignment; they were granted ahead;
+- after the stop's last commit (`final`) no other is sent: the leases it shrank stay so.
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ class Committer:
         """Commits what is done of `partitions`; `final`: the stop's last commit, after which
         no lease is extended (invocations wanting one wait until cancelled), so each shrinks to
         what may still be running. False when it could not."""
-        if not self.stable.is_set() or (self._closed and not final):
-            return False
-        async with self._lock:
+        async with self._lock:  # checked under the lock: a commit waiting on it may be late
+            if not self.stable.is_set() or (self._closed and not final):
+                return False
             self._closed = self._closed or final
             try:
                 offsets, leases = self._what_to_commit(partitions, final=final)
