@@ -116,8 +116,9 @@ async def test_sigterm_leaves_the_buffer_to_the_next_owner_and_starts_nothing_af
     started_after = [
         i for i in local_lambda.record.invocations(FUNCTION) if i.started_at > signalled
     ]
-    # Those in flight at the signal (at most 3, one in transit) and the heir's, nothing else.
-    assert len(started_after) - (len(produced) - delivered_by_first) <= 3
+    # Beside the heir's: requests in transit at the signal, and slots freed and refilled
+    # before the bridge handled it (3 in flight at most, each): never the buffer (85 here).
+    assert len(started_after) - (len(produced) - delivered_by_first) <= 6
     assert delivered_by_first < len(produced) / 2, "the stop delivered the buffer"
     assert_all_delivered(produced, sink.delivered)
     assert not duplicates(sink.delivered)
