@@ -17,14 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
 
 from consumer.local import FunctionSpec, LocalLambda
 from consumer.local.invocations import Invocation
 from consumer.ownership import handover
-from tests.consumer.test_rebalance_exclusivity import keys_of, overlapping_pairs
+from tests.consumer.test_rebalance_exclusivity import overlapping_pairs
 from tests.support.bridge_harness import (
     FUNCTION,
     RecordingSink,
@@ -37,7 +35,7 @@ from tests.support.bridge_harness import (
     wait_for_deliveries,
 )
 from tests.support.kafka_fixtures import KafkaUnderTest
-from tests.support.kafka_records import TestRecord
+from tests.support.kafka_records import Produced, TestRecord
 
 
 class Said(logging.Handler):
@@ -260,48 +258,47 @@ async def test_clocks_apart_by_less_than_the_margin_never_run_a_key_twice(
 ) -> None:
     """A member whose clock is 18 s behind writes leases that end 18 s early in true time;
     with a 20 s margin its partitions' next owner still waits until its invocations ended."""
-    await kafka.create_topic(topic_name, partitions=2)
-    produced = await kafka.produce(topic_name, keyed_records(8, keys=4, partitions=2))
-    sink = RecordingSink()
-    local_lambda.add_function(FunctionSpec(FUNCTION, sink, latency_s=10.0, timeout_s=12.0))
-    env = bridge_environment(
-        kafka,
-        local_lambda.url,
-        topic_name,
-        f"g-{uuid.uuid4().hex}",
-        batch_size=1,
-        clock_skew_margin_ms=20_000,
+    invocations, produced, sink = await _heir_of_a_member_18_s_behind(
+        kafka, local_lambda, topic_name, partitions=2, latency_s=10.0, margin_ms=20_000
     )
-    record = local_lambda.record
-    doomed = await bridge_process(env, module=("tests.support.skewed_bridge", "-18"))
-    try:
-        await record.wait_until_async(lambda r: r.in_flight(FUNCTION) >= 2, timeout_s=90)
-    finally:
-        doomed.send_signal(signal.SIGKILL)
-        await doomed.wait()
-
-    async with running_bridge(env) as heir:
-        await wait_for_deliveries(local_lambda, sink, len(produced), timeout_s=180)
-        await heir.stopped()
-
-    assert overlapping_pairs(record.invocations(FUNCTION)) == []
+    assert overlapping_pairs(invocations) == []
     assert_all_delivered(produced, sink.delivered)
 
 
-@pytest.mark.parametrize("margin_ms", [0])
 async def test_without_the_margin_the_same_skew_would_overlap(
-    kafka: KafkaUnderTest, local_lambda: LocalLambda, topic_name: str, margin_ms: int
+    kafka: KafkaUnderTest, local_lambda: LocalLambda, topic_name: str
 ) -> None:
     """The test above can fail: with no margin, the behind clock's lease ends while its
     invocations still run, and the next owner starts their keys."""
-    await kafka.create_topic(topic_name, partitions=1)
-    produced = await kafka.produce(topic_name, keyed_records(2, keys=1, partitions=1))
+    invocations, _, _ = await _heir_of_a_member_18_s_behind(
+        kafka, local_lambda, topic_name, partitions=1, latency_s=11.5, margin_ms=0
+    )
+    pairs = overlapping_pairs(invocations)
+    assert pairs, "no overlap: the skew test above proves nothing"
+    assert {key for key, _, _ in pairs} <= {b"k0", b"k1"}  # the keys in flight at the kill
+
+
+async def _heir_of_a_member_18_s_behind(
+    kafka: KafkaUnderTest,
+    local_lambda: LocalLambda,
+    topic: str,
+    *,
+    partitions: int,
+    latency_s: float,
+    margin_ms: int,
+) -> tuple[list[Invocation], list[Produced], RecordingSink]:
+    """Four records a partition, two of a key; a member whose clock is 18 s behind is
+    SIGKILLed with one invocation in flight on each partition, and an heir delivers them all.
+    Returns every invocation, what was produced and what the function received."""
+    await kafka.create_topic(topic, partitions=partitions)
+    keys = 2 * partitions
+    produced = await kafka.produce(topic, keyed_records(4 * partitions, keys, partitions))
     sink = RecordingSink()
-    local_lambda.add_function(FunctionSpec(FUNCTION, sink, latency_s=11.5, timeout_s=12.0))
+    local_lambda.add_function(FunctionSpec(FUNCTION, sink, latency_s=latency_s, timeout_s=12.0))
     env = bridge_environment(
         kafka,
         local_lambda.url,
-        topic_name,
+        topic,
         f"g-{uuid.uuid4().hex}",
         batch_size=1,
         clock_skew_margin_ms=margin_ms,
@@ -309,7 +306,7 @@ async def test_without_the_margin_the_same_skew_would_overlap(
     record = local_lambda.record
     doomed = await bridge_process(env, module=("tests.support.skewed_bridge", "-18"))
     try:
-        await record.wait_until_async(lambda r: r.in_flight(FUNCTION) >= 1, timeout_s=90)
+        await record.wait_until_async(lambda r: r.in_flight(FUNCTION) >= partitions, timeout_s=90)
     finally:
         doomed.send_signal(signal.SIGKILL)
         await doomed.wait()
@@ -317,14 +314,4 @@ async def test_without_the_margin_the_same_skew_would_overlap(
     async with running_bridge(env) as heir:
         await wait_for_deliveries(local_lambda, sink, len(produced), timeout_s=180)
         await heir.stopped()
-
-    pairs = overlapping_pairs(record.invocations(FUNCTION))
-    assert pairs, "no overlap: the skew test above proves nothing"
-    assert {key for key, _, _ in pairs} == {b"k0"}
-
-
-def test_keys_of_reads_the_native_payload() -> None:
-    """The overlap check reads keys from the payload the local Lambda decoded."""
-    invocation: Any = type("I", (), {"event": {"records": {"t-0": [{"key": "azA="}]}}})()
-    assert keys_of(invocation) == {b"k0"}
-    assert TopicPartition("t", 0) == ("t", 0)  # Delivery's keys and the leases' agree
+    return record.invocations(FUNCTION), produced, sink
