@@ -51,10 +51,6 @@ class Handover:
         with_done = f"{head} done={_encode_runs(committed, done)}"
         return with_done if len(with_done.encode()) <= limit else head
 
-    @property
-    def leased(self) -> bool:
-        return self.lease_until_ms is not None
-
 
 def decode(metadata: str | None, committed: int) -> Handover:
     """The handover in `metadata`; an empty one when it is not in this format, or its
@@ -91,7 +87,7 @@ def _decode_runs(committed: int, text: str) -> Iterator[int]:
     raw = inflater.decompress(packed, _MAX_INFLATED_BYTES)
     if inflater.unconsumed_tail or not inflater.eof:
         raise ValueError("done offsets: too large or truncated")
-    position, end, count = 0, committed, 0
+    end, count = committed, 0
     numbers = _varints(raw)
     for gap in numbers:
         length = next(numbers, None)
