@@ -396,3 +396,47 @@ async def test_a_record_whose_key_alone_is_too_large_is_still_dead_lettered_with
     assert letter["error"]["type"] == "Undeliverable"
     assert "only the value travels by claim check" in letter["error"]["message"]
     assert await stored_objects(moto_server, s3_bucket) == {}
+
+
+async def test_without_large_records_a_record_over_the_limit_is_dead_lettered_as_before(
+    kafka: KafkaUnderTest,
+    local_lambda: LocalLambda,
+    moto_server: MotoServer,
+    s3_bucket: str,
+    topic_name: str,
+    tmp_path: Path,
+) -> None:
+    await kafka.create_topic(topic_name)
+    produced = await kafka.produce(topic_name, records_around(os.urandom(10_000)))
+    seen = Seen()
+
+    def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+        seen.add([(r["offset"], None, b"", False) for rs in event["records"].values() for r in rs])
+        return {}
+
+    local_lambda.add_function(FunctionSpec(FUNCTION, handler))
+    env = bridge_environment(
+        kafka,
+        local_lambda.url,
+        topic_name,
+        f"g-{uuid.uuid4().hex}",
+        s3_endpoint_url=moto_server.endpoint_url,
+        batch_max_bytes=4096,
+        dlq=f"file://{tmp_path}",
+    )
+    async with running_bridge(env) as running:
+        counters = running.bridge.counters
+        await until(lambda: counters.dead_lettered == 1)
+        await local_lambda.record.wait_until_async(lambda _: seen.count() >= 3, timeout_s=60)
+        await running.stopped()
+        assert counters.claim_checks_stored == 0
+
+    assert {offset for offset, *_ in seen.records} == {
+        p.offset for p in produced if p is not produced[1]
+    }
+    (letter,) = dead_letter_files(tmp_path)
+    assert letter["record"]["offset"] == produced[1].offset
+    assert base64.b64decode(letter["record"]["value"]) == produced[1].record.value
+    assert letter["error"]["type"] == "Undeliverable"
+    assert "over the 4096-byte limit of one invocation" in letter["error"]["message"]
+    assert await stored_objects(moto_server, s3_bucket) == {}
