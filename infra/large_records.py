@@ -16,13 +16,18 @@ function's, and its role's permission is the user's to grant (docs/large-records
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
 
 from consumer.settings.large_records import LargeRecordsLocation
 from infra.dead_letters import tls_only_policy
+
+if TYPE_CHECKING:  # a type only: looked up at run time, it loads every S3 module
+    from pulumi_aws.s3 import (
+        BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgsDict as DefaultEncryption,  # noqa: E501
+    )
 
 
 class LargeRecordsBucket:
@@ -51,13 +56,13 @@ class LargeRecordsBucket:
             restrict_public_buckets=True,
             opts=options,
         )
-        encryption: dict[str, Any] = (
+        encryption: DefaultEncryption = (
             {"sse_algorithm": "AES256"}
             if kms_key_arn is None
             else {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key_arn}
         )
         rule: aws.s3.BucketServerSideEncryptionConfigurationRuleArgsDict = {
-            "apply_server_side_encryption_by_default": encryption,  # type: ignore[typeddict-item]
+            "apply_server_side_encryption_by_default": encryption,
             "bucket_key_enabled": kms_key_arn is not None,
         }
         aws.s3.BucketServerSideEncryptionConfiguration(
