@@ -101,7 +101,8 @@ def value_of(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> bytes | None:
     """The record's value: read from S3 and checked when it is a claim check, else its own
-    (None for a tombstone). `s3`: a boto3 S3 client (default: a new one); `location`:
+    (None for a tombstone; for a `value`-format event, the event as compact JSON, as Lambda
+    parsed the value). `s3`: a boto3 S3 client (default: a new one); `location`:
     `s3://bucket/prefix` a claim check must point into (None: anywhere, not advised)."""
     check = claim_check_of(record)
     if check is not None:
