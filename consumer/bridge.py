@@ -60,6 +60,7 @@ from consumer.operations.counters import Counters
 from consumer.operations.metrics import MetricsEmitter
 from consumer.ownership.assignor import StickyAssignor
 from consumer.ownership.leases import Clock, Leases
+from consumer.payloads.claim_checks import open_claim_checks
 from consumer.payloads.encoders import encoder_for
 from consumer.pipeline.batch_windows import BatchWindows
 from consumer.pipeline.commits import Committer
@@ -207,6 +208,9 @@ class Bridge:
             await probe_brokers(self._settings)
             self._schemas = await open_schema_decoding(self._settings, resources)
             self._delivery.dead_letters = await open_dead_letters(self._settings, resources)
+            self._delivery.claim_checks = await open_claim_checks(
+                self._settings, self._encoder, self.counters, resources
+            )
             await self._consume(stop)
         log.info("stopped", extra={"fields": {"counters": vars(self.counters)}})
 

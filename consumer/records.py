@@ -202,7 +202,9 @@ class Batch:
     """Records of one partition, in offset order, sent in one invocation.
 
     `fragments[i]` is the encoded `records[i]`. A batch with `undeliverable` set holds one
-    record that no invocation can carry; the reason says why.
+    record that no invocation can carry; the reason says why. A batch with `claim_check` set
+    holds one record too large for an invocation, and no fragment yet: delivery stores the
+    record and encodes its claim check in its place (consumer/payloads/claim_checks.py).
     """
 
     topic: str
@@ -210,6 +212,7 @@ class Batch:
     records: list[KafkaRecord]
     fragments: list[bytes] = field(default_factory=list)
     undeliverable: str | None = None
+    claim_check: bool = False
 
     @property
     def first_offset(self) -> int:

@@ -3,7 +3,8 @@
 Children (all parented here): the image (ECR repository + pushed build, or a prebuilt
 reference), an SSM SecureString per secret setting (the Kafka password), the execution and
 task roles, the security group, the log group, the cluster, the task definition, the
-service, and the dead-letter bucket. Later additions (alarms, dashboard, autoscaling) attach
+service, the dead-letter bucket, and the claim-check bucket when the stack creates one
+(infra/large_records.py). Later additions (alarms, dashboard, autoscaling) attach
 to `service`, `cluster` and `log_group`, which are kept as attributes for that.
 """
 
@@ -16,13 +17,21 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
+from consumer.settings.large_records import LargeRecordsLocation
 from infra.account import Account
 from infra.autoscaling import ScalingSettings, lag_autoscaling
 from infra.container import CONTAINER_NAME, TMP_VOLUME, container_definitions
 from infra.dead_letters import DeadLetterBucket, KafkaTopic, S3Location
 from infra.environment import container_environment
-from infra.iam import ecs_tasks_trust_policy, execution_policy, function_arn, task_policy
+from infra.iam import (
+    POLICY_VERSION,
+    ecs_tasks_trust_policy,
+    execution_policy,
+    function_arn,
+    task_policy,
+)
 from infra.image import ContainerImage, built_image, prebuilt_image
+from infra.large_records import LargeRecordsBucket, large_record_statements
 from infra.monitoring import AlarmSettings, Watched, alarms, dashboard
 from infra.msk import msk_statements
 from infra.network import resolve_network, security_group
@@ -58,6 +67,7 @@ class Bridge(pulumi.ComponentResource):
 
         image = self._image(name, settings, account, tags)
         dead_letters = self._dead_letters(name, settings, tags)
+        created_large_records = self._large_records_bucket(name, settings, tags)
 
         infra = settings.infra
         secrets = SecretParameters(
@@ -134,6 +144,10 @@ class Bridge(pulumi.ComponentResource):
             opts=child,
         )
 
+        large_records_policy = self._large_records_policy(
+            name, settings, account, task_role, created_large_records
+        )
+
         group = security_group(
             f"{name}-tasks",
             network=network,
@@ -151,9 +165,10 @@ class Bridge(pulumi.ComponentResource):
         # Tasks start only once their roles may do their work: a task started before the
         # execution policy exists cannot read its secrets, and the circuit breaker would roll
         # the deployment back for it.
-        after_policies = pulumi.ResourceOptions(
-            parent=self, depends_on=[execution_policy_resource, task_policy_resource]
-        )
+        policies = [execution_policy_resource, task_policy_resource]
+        if large_records_policy is not None:
+            policies.append(large_records_policy)
+        after_policies = pulumi.ResourceOptions(parent=self, depends_on=policies)
         task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=name,
@@ -169,11 +184,20 @@ class Bridge(pulumi.ComponentResource):
             task_role_arn=task_role.arn,
             volumes=[{"name": TMP_VOLUME}],  # no host path: the task's ephemeral storage
             container_definitions=pulumi.Output.all(
-                image.ref, dead_letters, secrets.by_variable, self.log_group.name
+                image.ref,
+                dead_letters,
+                secrets.by_variable,
+                self.log_group.name,
+                created_large_records,
             ).apply(
                 lambda values: container_definitions(
                     image=values[0],
-                    environment=container_environment(settings, values[1].uri, name),
+                    environment=container_environment(
+                        settings,
+                        values[1].uri,
+                        name,
+                        large_records=None if values[4] is None else values[4].uri,
+                    ),
                     secrets=values[2],
                     log_group=values[3],
                     region=account.region,
@@ -293,6 +317,54 @@ class Bridge(pulumi.ComponentResource):
             keep_images=settings.infra.image_retention_count,
             tags=tags,
             parent=self,
+        )
+
+    def _large_records_bucket(
+        self, name: str, settings: StackSettings, tags: dict[str, str]
+    ) -> pulumi.Output[LargeRecordsLocation | None]:
+        """The claim-check bucket the stack creates (largeRecordsBucket), or None."""
+        infra = settings.infra
+        if not infra.large_records_bucket:
+            return pulumi.Output.from_input(None)
+        bucket = LargeRecordsBucket(
+            f"{name}-large-records",
+            prefix=infra.large_records_prefix,
+            retention_days=infra.large_records_retention_days,
+            kms_key_arn=settings.bridge.large_records_kms_key_arn,
+            force_destroy=infra.large_records_force_destroy,
+            tags=tags,
+            parent=self,
+        )
+        return bucket.location.apply(lambda location: location)
+
+    def _large_records_policy(
+        self,
+        name: str,
+        settings: StackSettings,
+        account: Account,
+        task_role: aws.iam.Role,
+        created: pulumi.Output[LargeRecordsLocation | None],
+    ) -> aws.iam.RolePolicy | None:
+        """The task role's permission to store claim checks: a policy of its own, so the
+        main task policy reads the same with the feature off."""
+        if settings.named_large_records is None and not settings.infra.large_records_bucket:
+            return None
+        key = settings.bridge.large_records_kms_key_arn
+        named = settings.named_large_records
+
+        def document(location: LargeRecordsLocation | None) -> str:
+            where = named if location is None else location
+            assert where is not None
+            statements = large_record_statements(
+                where, key, partition=account.partition, region=account.region
+            )
+            return json.dumps({"Version": POLICY_VERSION, "Statement": statements})
+
+        return aws.iam.RolePolicy(
+            f"{name}-task-large-records",
+            role=task_role.id,
+            policy=created.apply(document),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _dead_letters(

@@ -33,6 +33,7 @@ from consumer.settings.declarations import (
 )
 from consumer.settings.failures import parse_dlq
 from consumer.settings.kafka import SaslMechanism, broker_addresses
+from consumer.settings.large_records import LargeRecordsLocation, parse_large_records
 from consumer.settings.model import BridgeSettings, env_name, load_settings
 from infra.dead_letters import DeadLetterTarget, KafkaTopic, S3Location, normalize_prefix
 from infra.fargate import FARGATE_MEMORY_MIB_BY_CPU, MAX_STOP_TIMEOUT_S, describe_memory_choices
@@ -60,6 +61,9 @@ STOP_TIMEOUT_MARGIN_S: Final = 10
 DLQ_VARIABLE: Final = env_name("dlq")
 # Stands in for the bucket the stack creates while the bridge's settings are validated.
 STACK_BUCKET_PLACEHOLDER: Final = "the-stacks-dead-letter-bucket"
+LARGE_RECORDS_VARIABLE: Final = env_name("large_records")
+# Stands in for the claim-check bucket the stack creates, in the same way.
+STACK_LARGE_RECORDS_PLACEHOLDER: Final = "the-stacks-large-record-bucket"
 
 
 class CpuArchitecture(StrEnum):
@@ -91,6 +95,34 @@ class InfraSettings(BaseModel):
         ge=1,
         doc="Days a dead letter is kept in the stack's bucket before it expires.",
         stack="dlqRetentionDays",
+    )
+    # Claim checks (the bucket the stack creates when `largeRecordsBucket` is true)
+    large_records_bucket: bool = setting(
+        False,
+        doc=(
+            "Create a bucket for the claim checks of records too large for an invocation, "
+            "and store them there (instead of naming one in `largeRecords`)."
+        ),
+        stack="largeRecordsBucket",
+    )
+    large_records_prefix: str = setting(
+        "large-records/",
+        doc="Key prefix of claim checks in the stack's bucket; the task may write only under it.",
+        stack="largeRecordsPrefix",
+    )
+    large_records_retention_days: int = setting(
+        7,
+        ge=1,
+        doc="Days a claim check is kept in the stack's bucket before it expires.",
+        stack="largeRecordsRetentionDays",
+    )
+    large_records_force_destroy: bool = setting(
+        False,
+        doc=(
+            "Let `pulumi destroy` delete the claim-check bucket and its objects. False: the "
+            "bucket is kept."
+        ),
+        stack="largeRecordsForceDestroy",
     )
     # ECS, network, image, logs, secrets
     desired_count: int = setting(
@@ -249,6 +281,15 @@ class InfraSettings(BaseModel):
             raise SettingRuleError("dlq_prefix", "dlqPrefix must not start with '/'")
         return normalize_prefix(value)
 
+    @field_validator("large_records_prefix")
+    @classmethod
+    def _check_large_records_prefix(cls, value: str) -> str:
+        if value.startswith("/"):
+            raise SettingRuleError(
+                "large_records_prefix", "largeRecordsPrefix must not start with '/'"
+            )
+        return normalize_prefix(value)
+
     @field_validator("cpu")
     @classmethod
     def _check_cpu(cls, value: int) -> int:
@@ -376,6 +417,14 @@ class StackSettings:
         return None if arn is None else GlueRegistryArn.parse(arn)
 
     @property
+    def named_large_records(self) -> LargeRecordsLocation | None:
+        """The claim-check location largeRecords names; None: no claim checks, or the stack
+        creates their bucket (largeRecordsBucket)."""
+        if self.infra.large_records_bucket or self.bridge.large_records is None:
+            return None
+        return parse_large_records(self.bridge.large_records)
+
+    @property
     def stop_timeout_seconds(self) -> int:
         """How long ECS waits after SIGTERM: the bridge's drain time plus a margin."""
         drain_s = int(self.bridge.shutdown_timeout_seconds)
@@ -394,6 +443,18 @@ class StackSettings:
         stand_ins = {d.env: SECRET_PLACEHOLDER for d in BRIDGE_KEYS if d.field in set_secrets}
         if DLQ_VARIABLE not in variables:
             stand_ins[DLQ_VARIABLE] = S3Location(STACK_BUCKET_PLACEHOLDER, infra.dlq_prefix).uri
+        if infra.large_records_bucket:
+            if LARGE_RECORDS_VARIABLE in variables:
+                problem = SettingProblem(
+                    "large_records_bucket",
+                    "rule",
+                    "largeRecordsBucket creates the claim-check bucket: leave largeRecords "
+                    "empty, or set largeRecordsBucket false to use the bucket it names",
+                )
+                raise configuration_error([problem], INFRA_KEYS, {}, worded_in_variables=False)
+            stand_ins[LARGE_RECORDS_VARIABLE] = LargeRecordsLocation(
+                STACK_LARGE_RECORDS_PLACEHOLDER, infra.large_records_prefix
+            ).uri
         try:
             bridge = load_settings({**variables, **stand_ins})
         except BridgeConfigurationError as invalid:

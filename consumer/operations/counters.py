@@ -22,6 +22,8 @@ class Counters:
     retries: int = 0
     dead_lettered: int = 0
     dead_letter_write_failures: int = 0
+    claim_checks_stored: int = 0  # records too large for an invocation, stored in S3
+    claim_check_write_failures: int = 0  # failed stores, each retried
     commits: int = 0
     pauses: int = 0  # times a partition's fetching paused because its lane was full
     peak_buffered_records: int = 0  # the most records one lane has held at once

@@ -7,6 +7,9 @@ or `LetGo` once the bridge lets the batch's partition go (`let_go`): from then o
 invocation of it starts, retries included, and a retry waiting out its backoff gives up at
 once; the records are not done, and their partition's next owner delivers them.
 
+A claim-check batch (one record too large for an invocation) has its record stored first
+(consumer/payloads/claim_checks.py), then is delivered like any other.
+
 No invocation starts outside the partition's lease (consumer/ownership/leases.py): each
 waits, if it must, for a longer one, and is let go if its partition is let go meanwhile —
 while it waited for the lease or for a permit of the in-flight limit.
@@ -30,6 +33,7 @@ from consumer.operations.counters import Counters
 from consumer.operations.logs import KeyHashes
 from consumer.operations.metrics import MetricsEmitter
 from consumer.ownership.leases import Leases
+from consumer.payloads.claim_checks import ClaimChecks
 from consumer.records import Batch, RecordEncoder, as_fetched
 from consumer.settings.failures import OnFailure
 from consumer.settings.model import BridgeSettings
@@ -63,6 +67,7 @@ class Delivery:
         self._counters = counters
         self._metrics = metrics
         self.dead_letters: DeadLetterSink | None = None  # set once opened
+        self.claim_checks: ClaimChecks | None = None  # set once opened, with LARGE_RECORDS
         self._mode = settings.failure_mode
         self.limit = AdaptiveLimit(settings.max_in_flight_total)
         self._backoff = settings.retry_backoff
@@ -81,12 +86,24 @@ class Delivery:
         self._letting_go.pop((topic, partition), None)
 
     async def deliver(self, batch: Batch) -> None:
+        if batch.claim_check:
+            await self._check_in(batch)
         if batch.undeliverable is not None:
             await self._give_up(batch, [0], "Undeliverable", batch.undeliverable, attempts=0)
             return
         await self._deliver_part(
             batch, list(range(len(batch.records))), self._settings.max_retries, time.time(), 0
         )
+
+    async def _check_in(self, batch: Batch) -> None:
+        """Stores the batch's record and gives it its claim check (or an undeliverable reason)."""
+        assert self.claim_checks is not None, "claim-check batches come only with LARGE_RECORDS"
+        self._check_kept(batch)
+        reason = await self.claim_checks.check_in(
+            batch, lambda delay_s: self._back_off(batch, delay_s)
+        )
+        if reason is not None:
+            batch.undeliverable = reason
 
     async def _deliver_part(
         self,

@@ -69,6 +69,7 @@ class Lane:
     __slots__ = (
         "_batches",
         "_busy",
+        "_claim_checks",
         "_encoder",
         "_envelope_bytes",
         "_in_flight",
@@ -105,6 +106,7 @@ class Lane:
         max_batch_bytes: int,
         max_buffered_records: int,
         max_buffered_bytes: int,
+        claim_checks: bool = False,
     ) -> None:
         for name, value in (
             ("max_in_flight", max_in_flight),
@@ -135,6 +137,8 @@ class Lane:
         self._envelope_bytes = envelope_bytes
         self._max_buffered_records = max_buffered_records
         self._max_buffered_bytes = max_buffered_bytes
+        # LARGE_RECORDS is set: a record too large on its own goes as a claim check.
+        self._claim_checks = claim_checks
         self._tracker = OffsetTracker()
         self._queues: dict[QueueKey, deque[KafkaRecord]] = {}
         self._ready: list[tuple[int, QueueKey]] = []
@@ -233,7 +237,9 @@ class Lane:
         Takes the oldest dispatchable records up to the record and byte limits; stops at the
         first record that does not fit. A record that cannot be encoded, or alone exceeds the
         byte limit, comes as a batch of its own with `undeliverable` set, in flight like any
-        other, so the dispatcher can dead-letter it or stall on it.
+        other, so the dispatcher can dead-letter it or stall on it; with `claim_checks`, one
+        that alone exceeds the byte limit comes alone with `claim_check` set instead, and the
+        delivery stores it (the lane does no I/O).
         """
         if self._in_flight >= self._max_in_flight or not self._ready:
             return None
@@ -274,6 +280,12 @@ class Lane:
                         self._stash(record, fragment, None)
                         heapq.heappush(ready, entry)
                         break
+                    if self._claim_checks:  # alone, stored by the delivery, not encoded here
+                        queue.popleft()
+                        self._dequeued(key, queue)
+                        self.records_examined += examined
+                        batch = Batch(self.topic, self.partition, [record], claim_check=True)
+                        return self._dispatch(batch)
                     reason = (
                         f"record encodes to a {size}-byte payload on its own, over the "
                         f"{max_bytes}-byte limit of one invocation"

@@ -282,6 +282,7 @@ class Membership:
             max_batch_bytes=settings.effective_batch_max_bytes,
             max_buffered_records=settings.max_buffered_records_per_partition,
             max_buffered_bytes=settings.max_buffered_bytes_per_partition,
+            claim_checks=settings.large_records is not None,
         )
         self._owned.in_flight[partition] = set()
         if at is not None:

@@ -54,7 +54,8 @@ class FailureSettings(BaseModel):
         stack="maxRecordAgeSeconds",
     )
     s3_endpoint_url: str | None = setting(
-        None, doc="S3 API endpoint for the dead letters, for local runs and tests."
+        None,
+        doc="S3 API endpoint for dead letters and claim checks, for local runs and tests.",
     )
 
     @property

@@ -2,13 +2,13 @@
 
 `BridgeSettings` is composed of one group of fields per concern, each in a file of its own:
 Kafka (kafka.py), Lambda (aws_lambda.py), records (decoding.py), delivery (delivery.py),
-failures (failures.py) and operations (operations.py). A field is declared with
-`setting(...)` (declarations.py): its variable is its name upper-cased; with it stand its type,
-default, range or choices, one-line doc, and its stack key for the Pulumi program. The tables
-in docs/ and `Pulumi.yaml`'s bridge keys are generated from these declarations, and the Pulumi
-program validates a stack with this very class, so these files are the one place that knows
-each setting. A rule within one group is that group's; rules across groups are this model
-validator's, and only here.
+failures (failures.py), large records (large_records.py) and operations (operations.py).
+A field is declared with `setting(...)` (declarations.py): its variable is its name
+upper-cased; with it stand its type, default, range or choices, one-line doc, and its stack
+key for the Pulumi program. The tables in docs/ and `Pulumi.yaml`'s bridge keys are generated
+from these declarations, and the Pulumi program validates a stack with this very class, so
+these files are the one place that knows each setting. A rule within one group is that
+group's; rules across groups are this model validator's, and only here.
 
 Imports: pydantic, the standard library and the settings' own vocabularies (the Pulumi
 program loads this module).
@@ -28,6 +28,7 @@ from consumer.settings.decoding import DecodingSettings
 from consumer.settings.delivery import DeliverySettings
 from consumer.settings.failures import FailureSettings, OnFailure, parse_dlq
 from consumer.settings.kafka import AT_TIMESTAMP, KafkaSettings
+from consumer.settings.large_records import LargeRecordSettings
 from consumer.settings.operations import OperationsSettings
 
 
@@ -35,6 +36,7 @@ from consumer.settings.operations import OperationsSettings
 # so the fields (and every table generated from them) come in the order of the docs.
 class BridgeSettings(
     OperationsSettings,
+    LargeRecordSettings,
     FailureSettings,
     DeliverySettings,
     DecodingSettings,

@@ -52,6 +52,8 @@ TEXT_SAMPLES: dict[str, str] = {
     "schemaRegistryUrl": "https://psrc-0abc.us-east-2.aws.confluent.cloud",
     "schemaRegistryKey": "REGISTRYAPIKEY",
     "glueSchemaRegistryArn": "arn:aws:glue:us-east-1:123456789012:registry/orders",
+    "largeRecords": "s3://claim-checks/records/",
+    "largeRecordsKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab",
 }
 _OAUTH = {
     "saslMechanism": "OAUTHBEARER",
@@ -71,6 +73,7 @@ COMPANIONS: dict[str, dict[str, object]] = {
     "schemaRegistryKey": _REGISTRY,
     "schemaDecode": _REGISTRY,
     "schemaRecordFormat": _REGISTRY,
+    "largeRecordsKmsKeyArn": {"largeRecords": "s3://claim-checks/records/"},
 }
 # Every secret setting, valid together: SASL_SSL with OAUTHBEARER, and a client certificate.
 PLAIN_KEYS = [d for d in BRIDGE_KEYS if not d.secret]

@@ -38,12 +38,22 @@ class Produced:
 class KafkaTestClient:
     bootstrap: str
 
-    async def create_topic(self, name: str, partitions: int = 1) -> str:
+    async def create_topic(
+        self, name: str, partitions: int = 1, configs: dict[str, str] | None = None
+    ) -> str:
+        """Creates the topic (`configs`: its topic-level configs, e.g. max.message.bytes)."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
         try:
             await admin.create_topics(
-                [NewTopic(name, num_partitions=partitions, replication_factor=1)]
+                [
+                    NewTopic(
+                        name,
+                        num_partitions=partitions,
+                        replication_factor=1,
+                        topic_configs=configs or {},
+                    )
+                ]
             )
             await self._wait_for_leaders(admin, name, partitions)
         finally:
@@ -72,9 +82,19 @@ class KafkaTestClient:
             await admin.close()
         return len(described["partitions"])
 
-    async def produce(self, topic: str, records: Iterable[TestRecord]) -> list[Produced]:
+    async def produce(
+        self,
+        topic: str,
+        records: Iterable[TestRecord],
+        max_request_size: int = 1024 * 1024,  # aiokafka's default; raise it for large records
+    ) -> list[Produced]:
         """Produces all records (acks=all) and returns where each landed, in input order."""
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            linger_ms=5,
+            max_request_size=max_request_size,
+        )
         await producer.start()
         try:
             pending = []

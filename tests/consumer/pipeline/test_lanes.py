@@ -246,6 +246,37 @@ def test_record_too_large_on_its_own_is_undeliverable() -> None:
     assert "6-byte limit" in (batches[1].undeliverable or "")
 
 
+def test_with_claim_checks_a_record_too_large_on_its_own_comes_alone_for_one() -> None:
+    lane = make_lane(Ordering.none, max_batch_bytes=ENVELOPE + 4, claim_checks=True)
+    lane.add([record(0, value=b"1234"), record(1, value=b"12345"), record(2, value=b"1")])
+    batches = dispatch_all(lane)
+    assert [(offsets(b), b.claim_check, b.undeliverable) for b in batches] == [
+        ([0], False, None),
+        ([1], True, None),
+        ([2], False, None),
+    ]
+    assert batches[1].fragments == []  # delivery stores it and encodes its claim check
+
+
+def test_with_claim_checks_a_record_that_cannot_be_encoded_is_still_undeliverable() -> None:
+    lane = make_lane(Ordering.none, max_batch_bytes=ENVELOPE + 4, claim_checks=True)
+    lane.add([record(0, value=None)])
+    (batch,) = dispatch_all(lane)
+    assert (batch.claim_check, batch.undeliverable) == (False, "null value")
+
+
+def test_a_claim_check_batch_keeps_its_key_busy_and_its_offset_until_completed() -> None:
+    lane = make_lane(max_batch_bytes=ENVELOPE + 4, claim_checks=True)
+    lane.add([record(0, b"a", value=b"12345"), record(1, b"a"), record(2, b"b")])
+    large = take(lane)
+    assert (offsets(large), large.claim_check) == ([0], True)
+    assert offsets(lane.next_batch()) == [2]  # key a waits for its large record
+    assert lane.committable_offset == 0  # nothing may be committed past the large record
+    lane.complete(large)
+    assert offsets(lane.next_batch()) == [1]
+    assert lane.committable_offset == 1
+
+
 # -- completion and requeue -----------------------------------------------------------------
 
 
