@@ -240,7 +240,7 @@ class LocalRun:
                 ) from None
             how = "created" if answers.created else "exists"
             what = f"{answer_topic.topic}: {how}, {counted(answers.partitions, 'partition')}"
-            self._say(variable.lower().replace("_", " "), what)
+            self._say("answers" if variable == "RESPONSE_TOPIC" else "errors", what)
         return prepared
 
     async def _produce(

@@ -31,7 +31,9 @@ from tests.support.bridge_harness import (
     FUNCTION,
     RecordingSink,
     bridge_environment,
+    run_to_exit,
     running_bridge,
+    the_error,
     until,
     wait_for_deliveries,
 )
@@ -269,3 +271,20 @@ async def test_function_errors_go_to_the_error_topic_and_delivery_goes_on(
         assert json.loads(answer.value or b"")["errorType"] == "SimulatedFunctionError"
         assert answer.headers[FIRST_OFFSET] == b"0"
         assert answer.headers[LAST_OFFSET] == b"19"
+
+
+async def test_a_missing_answer_topic_stops_the_start_with_its_setting_named(
+    kafka: KafkaUnderTest, local_lambda: LocalLambda, topic_name: str
+) -> None:
+    await kafka.create_topic(topic_name)
+    local_lambda.add_function(FunctionSpec(FUNCTION, answering_handler))
+    missing = f"{topic_name}-nowhere"
+    env = bridge_environment(
+        kafka, local_lambda.url, topic_name, "g", response_topic=f"kafka://{missing}"
+    )
+    code, lines = await run_to_exit(env)
+    assert code != 0
+    message = the_error(lines)
+    assert f"RESPONSE_TOPIC: topic {missing} does not exist" in message
+    assert "the bridge never creates it" in message
+    assert await kafka.partition_count(missing) == 0, "the check created the topic"
