@@ -46,7 +46,7 @@ class _Result(msgspec.Struct, forbid_unknown_fields=False):
 
 
 class _Results(msgspec.Struct, forbid_unknown_fields=False):
-    results: list[_Result]
+    results: list[_Result] | None = None  # None: no `results` at the top, a whole answer
 
 
 _decode_results = msgspec.json.Decoder(_Results).decode
@@ -103,11 +103,14 @@ def answer_records(
     again) are left out: their retry answers them, after any earlier record of their key."""
     if not body.strip() or body.strip() == b"null":
         return Answer([])
-    if b'"results"' in body:  # cheap test before parsing a large answer
+    # Cheap tests before parsing a large answer: results come in an object, named so.
+    if b'"results"' in body and body.lstrip().startswith(b"{"):
         try:
-            return Answer(_split(body, invocation, sources, retried_offsets))
+            split = _split(body, invocation, sources, retried_offsets)
         except Unsplittable as reason:
             return Answer([_whole(body, invocation, sources, str(reason))], str(reason))
+        if split is not None:
+            return Answer(split)
     return Answer([_whole(body, invocation, sources, None)])
 
 
@@ -141,13 +144,16 @@ def _split(
     invocation: Invocation,
     sources: Sequence[KafkaRecord],
     retried_offsets: frozenset[int],
-) -> list[AnswerRecord]:
+) -> list[AnswerRecord] | None:
+    """The records of the results, or None when the answer has no `results` at its top."""
     if len(body) > LAMBDA_REQUEST_RESPONSE_MAX_BYTES:
         raise Unsplittable("the answer is over Lambda's response limit")
     try:
         results = _decode_results(body).results
     except (msgspec.DecodeError, RecursionError) as error:
         raise Unsplittable(f"results are not a list of results: {_short(error)}") from None
+    if results is None:
+        return None
     if len(results) > len(sources):
         raise Unsplittable(f"{len(results)} results for {len(sources)} records")
     by_offset = {str(record.offset): i for i, record in enumerate(sources)}

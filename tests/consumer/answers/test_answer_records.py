@@ -100,6 +100,13 @@ def test_results_of_retried_records_are_left_to_their_retry():
     assert [r.value for r in answer.records] == [b"2"]
 
 
+def test_results_anywhere_but_at_the_top_make_a_whole_answer_without_a_reason():
+    for body in (b'{"data": {"results": [1]}}', b'[{"results": []}]', b'"results"'):
+        answer = answer_records(body, INVOCATION, SOURCES)
+        assert answer.unsplit_reason is None
+        assert [(r.key, r.value) for r in answer.records] == [(b"orders-3", body)]
+
+
 def test_results_that_cannot_be_mapped_go_whole_with_the_reason():
     cases = {
         results(("99", 1)): "not in the invocation",
