@@ -24,6 +24,7 @@ from consumer.answers.records import (
     SOURCE_OFFSET,
     SOURCE_PARTITION,
     SOURCE_TOPIC,
+    UNSPLIT_REASON,
 )
 from consumer.local import FunctionSpec, LocalLambda, Outcome
 from examples.answering_handler import handler as answering_handler
@@ -288,3 +289,73 @@ async def test_a_missing_answer_topic_stops_the_start_with_its_setting_named(
     assert f"RESPONSE_TOPIC: topic {missing} does not exist" in message
     assert "the bridge never creates it" in message
     assert await kafka.partition_count(missing) == 0, "the check created the topic"
+
+
+async def test_results_of_records_reported_failed_are_answered_once_by_their_retry(
+    kafka: KafkaUnderTest, local_lambda: LocalLambda, topic_name: str
+) -> None:
+    await kafka.create_topic(topic_name)
+    answers = await kafka.create_topic(f"{topic_name}-answers")
+    produced = await kafka.produce(topic_name, keyed(30, 3))
+    failed_once: set[int] = set()
+
+    def fail_every_tenth_plus_three_once(event: dict[str, Any], context: object) -> Any:
+        answer = answering_handler(event, context)
+        offsets = [r["offset"] for rs in event["records"].values() for r in rs]
+        failing = [o for o in offsets if o % 10 == 3 and o not in failed_once]
+        failed_once.update(failing)
+        # Results for every record, the failed ones too: the bridge must leave those out.
+        answer["batchItemFailures"] = [{"itemIdentifier": str(o)} for o in failing]
+        return answer
+
+    local_lambda.add_function(FunctionSpec(FUNCTION, fail_every_tenth_plus_three_once))
+    env = bridge_environment(
+        kafka,
+        local_lambda.url,
+        topic_name,
+        f"g-{uuid.uuid4().hex}",
+        batch_size=10,
+        function_error_backoff_max_ms=50,
+        retry_backoff_base_ms=10,
+        response_topic=f"kafka://{answers}",
+    )
+    async with running_bridge(env) as running:
+        await until(lambda: running.bridge.counters.records_delivered >= len(produced))
+        await running.stopped()
+
+    assert failed_once == {3, 13, 23}
+    found = await read_topic(kafka, answers, len(produced))
+    offsets = [int(a.headers[SOURCE_OFFSET]) for a in found]
+    assert sorted(offsets) == [p.offset for p in produced], "each record answered once"
+    by_key: dict[bytes | None, list[int]] = {}
+    for answer, offset in zip(found, offsets, strict=True):
+        by_key.setdefault(answer.key, []).append(offset)
+    assert all(got == sorted(got) for got in by_key.values()), by_key
+
+
+async def test_results_that_cannot_be_split_arrive_whole_with_the_reason(
+    kafka: KafkaUnderTest, local_lambda: LocalLambda, topic_name: str
+) -> None:
+    await kafka.create_topic(topic_name)
+    answers = await kafka.create_topic(f"{topic_name}-answers")
+    await kafka.produce(topic_name, keyed(5, 2))
+    hostile = {"results": [{"itemIdentifier": "999999", "value": 1}]}
+    local_lambda.add_function(FunctionSpec(FUNCTION, lambda event, context: hostile))
+    env = bridge_environment(
+        kafka,
+        local_lambda.url,
+        topic_name,
+        f"g-{uuid.uuid4().hex}",
+        batch_size=5,
+        batch_window_ms=2000,
+        response_topic=f"kafka://{answers}",
+    )
+    async with running_bridge(env) as running:
+        await until(lambda: running.bridge.counters.records_delivered >= 5)
+        await running.stopped()
+        counters = running.bridge.counters
+
+    found = await read_topic(kafka, answers, 1)
+    assert counters.answers_unsplit == len(found) >= 1
+    assert all(json.loads(a.value or b"") == hostile for a in found)
+    assert all(b"not in the invocation" in a.headers[UNSPLIT_REASON] for a in found)
