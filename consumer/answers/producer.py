@@ -15,6 +15,8 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from consumer.answers.records import AnswerRecord
 from consumer.errors import KafkaStartupError
@@ -28,30 +30,53 @@ from consumer.settings.model import BridgeSettings
 ERROR_PRODUCE_TIMEOUT_S = 10.0
 # Room for an answer of Lambda's largest size, with its headers and the batch's framing.
 _MAX_REQUEST_BYTES = LAMBDA_REQUEST_RESPONSE_MAX_BYTES + 64 * 1024
+_BATCH_BYTES = 256 * 1024
 
 
 class TopicProducer:
     """Produces records to one topic, in the order given.
 
     Invariant: `produce` returns only once the broker acknowledged (acks=all) every record
-    it was given, and raises otherwise; records of one call are sent in the order given, so
+    it was given, and raises otherwise; records of one call go to their partitions in the
+    order given (the key's partition by Kafka's default partitioner, murmur2 as Java's), so
     records with one key reach their partition in that order.
+
+    Why batches of our own rather than one `send` per record: a `send` costs a coroutine and
+    a future per record, about half of what an answer costs the bridge; a batch per
+    partition (aiokafka's `send_batch`) costs them once per partition and answer.
     """
 
     def __init__(self, producer: AIOKafkaProducer, topic: AnswerTopic) -> None:
         self._producer = producer
         self._topic = topic.topic
+        self._partitioner = DefaultPartitioner()
         self.description = topic.description
 
     async def produce(self, records: Sequence[AnswerRecord]) -> None:
-        sent = [
-            await self._producer.send(
-                self._topic, key=record.key, value=record.value, headers=record.headers
-            )
-            for record in records
-        ]
+        producer, topic = self._producer, self._topic
+        partitions = sorted(await producer.partitions_for(topic))
+        by_partition: dict[int, list[AnswerRecord]] = {}
+        for record in records:
+            partition = self._partitioner(record.key, partitions, partitions)
+            by_partition.setdefault(partition, []).append(record)
+        sent = []
+        for partition, in_order in by_partition.items():
+            batch = producer.create_batch()
+            for record in in_order:
+                if not _append(batch, record):  # full: send it, start the next
+                    sent.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    _append(batch, record)  # a batch always takes its first record
+            sent.append(await producer.send_batch(batch, topic, partition=partition))
         for delivery in sent:
             await delivery
+
+
+def _append(batch: BatchBuilder, record: AnswerRecord) -> bool:
+    appended = batch.append(
+        timestamp=None, key=record.key, value=record.value, headers=record.headers
+    )
+    return appended is not None
 
 
 def producer_settings(settings: BridgeSettings, topic: AnswerTopic) -> dict[str, Any]:
@@ -65,6 +90,8 @@ def producer_settings(settings: BridgeSettings, topic: AnswerTopic) -> dict[str,
         # 3.0 with ACLs, IdempotentWrite on the cluster; on MSK IAM WriteDataIdempotently).
         "enable_idempotence": True,
         "max_request_size": _MAX_REQUEST_BYTES,
+        # An invocation's answers to a partition in one batch or few (aiokafka's is 16 KB).
+        "max_batch_size": _BATCH_BYTES,
     }
 
 
