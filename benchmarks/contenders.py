@@ -41,6 +41,8 @@ class Contender:
     # It invokes nothing and prints its own numbers (records, seconds, CPU) once it has read
     # the topic: there are no receipts to time it by, and nothing it could lose.
     reports_itself: bool = False
+    # Its function's answers go to a topic of their own (RESPONSE_TOPIC), made for the run.
+    answers: bool = False
 
 
 BRIDGE = Contender(
@@ -56,6 +58,12 @@ BRIDGE_LEGACY = Contender(
     python_module("consumer"),
     "the bridge sending the legacy payload, as Benthos does here",
     settings={"PAYLOAD_FORMAT": "legacy"},
+)
+BRIDGE_ANSWERS = Contender(
+    "bridge+answers",
+    python_module("consumer"),
+    "the bridge producing the function's per-record answers to RESPONSE_TOPIC",
+    answers=True,
 )
 BENTHOS = Contender(
     "benthos",
@@ -86,6 +94,7 @@ CONTENDERS = {
         BRIDGE,
         BRIDGE_UVLOOP,
         BRIDGE_LEGACY,
+        BRIDGE_ANSWERS,
         BENTHOS,
         SEQUENTIAL,
         FIRE_AND_FORGET,

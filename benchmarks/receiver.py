@@ -44,7 +44,9 @@ class Receiver:
     is set once `len(seen) >= target`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, per_record_results: bool = False) -> None:
+        # Answer {"results": [{"itemIdentifier": "<offset>", "value": "ok"}, ...]} (S9).
+        self._per_record_results = per_record_results
         self.deliveries = 0
         self.invocations = 0
         self.seen: set[int] = set()
@@ -64,8 +66,12 @@ class Receiver:
         self.reached.clear()
         self._check_target()
 
-    async def __call__(self, event: Any, context: object) -> None:
+    async def __call__(self, event: Any, context: object) -> dict[str, Any] | None:
         self.receive(event)
+        if not self._per_record_results:
+            return None
+        results = [{"itemIdentifier": str(r["offset"]), "value": "ok"} for r in records_of(event)]
+        return {"results": results}
 
     def receive(self, event: Any) -> None:
         now_ms = time.time() * 1000

@@ -18,7 +18,7 @@ from typing import Any
 
 from benchmarks.churn_report import churn_table, churn_targets
 from benchmarks.churn_timeline import ChurnFigures
-from benchmarks.contenders import BENTHOS, BRIDGE_LEGACY
+from benchmarks.contenders import BENTHOS, BRIDGE_ANSWERS, BRIDGE_LEGACY
 from benchmarks.report_text import Target, aligned
 from benchmarks.report_text import number as _number
 from benchmarks.run import RunResult
@@ -140,6 +140,12 @@ def notes(result: RunResult, scenario: Scenario, results: Sequence[RunResult]) -
         if unfiltered is not None and unfiltered.cpu_us_per_record and result.cpu_us_per_record:
             ratio = result.cpu_us_per_record / unfiltered.cpu_us_per_record
             said.append(f"{ratio:.2f}x S2's CPU per record")
+    elif scenario.per_record_results and result.contender == BRIDGE_ANSWERS.name:
+        said.append("each record's answer produced to RESPONSE_TOPIC before the commit")
+        plain = _find(results, result.scenario, "bridge")
+        if plain is not None and plain.cpu_us_per_record and result.cpu_us_per_record:
+            extra = result.cpu_us_per_record - plain.cpu_us_per_record
+            said.append(f"answers cost {extra:+.1f} CPU-µs per record over the bridge's")
     elif result.contender.startswith("bridge"):
         bound = scenario.bound_records_per_s()
         said.append(f"{result.records_per_s / bound:.0%} of bound {bound:,.0f}/s")

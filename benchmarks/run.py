@@ -136,6 +136,8 @@ async def run_contender(
     tag = f"{scenario.slug}-{contender.name.replace('+', '-')}"
     topic = f"bench-{tag}-{uuid.uuid4().hex[:6]}"
     await env.create_topic(topic, scenario.workload.partitions)
+    if contender.answers:
+        await env.create_topic(answer_topic_of(topic), scenario.workload.partitions)
     loading = time.monotonic()
     schema_id = await env.register_avro(topic) if scenario.avro else None
     ends = await env.load(topic, scenario.workload, scenario.records, schema_id)
@@ -145,6 +147,8 @@ async def run_contender(
         result = await run.measure(live_rate)
     finally:
         await env.delete_topic(topic)  # a million records take a gigabyte of disk
+        if contender.answers:
+            await env.delete_topic(answer_topic_of(topic))
     result.load_s = load_s
     return result
 
@@ -163,7 +167,7 @@ class _Run:
         self.env, self.scenario, self.contender, self.options = env, scenario, contender, options
         self.tag, self.topic, self.group = tag, topic, group_of(topic)
         self.ends = ends  # partition -> end offset of the preloaded records
-        self.receiver = Receiver()
+        self.receiver = Receiver(scenario.per_record_results)
         self.log_path = options.work_dir / f"{tag}.log"
 
     async def measure(self, live_rate: float | None) -> RunResult:
@@ -385,7 +389,13 @@ def contender_environment(
         **registry,
         **scenario.bridge_settings,
         **contender.settings,
+        **({"RESPONSE_TOPIC": f"kafka://{answer_topic_of(topic)}"} if contender.answers else {}),
     }
+
+
+def answer_topic_of(topic: str) -> str:
+    """Where a run's answers go, with contender `bridge+answers`."""
+    return f"{topic}-answers"
 
 
 def group_of(topic: str) -> str:

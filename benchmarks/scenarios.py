@@ -9,7 +9,7 @@ from benchmarks.measure import throughput_bound
 from benchmarks.workload import Workload
 from consumer.settings.model import BridgeSettings, load_settings
 
-ALL = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8")
+ALL = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9")
 # S5: S2 with a two-field pattern that passes one kind of ten.
 S5_PATTERNS = '[{"value": {"kind": ["allele"], "pad": [{"prefix": "x"}]}}]'
 S5_KIND = "allele"
@@ -67,6 +67,8 @@ class Scenario:
     passing_kind: str | None = None  # filtering: only records of this kind reach the function
     avro: bool = False  # values in Avro with the registry's framing, decoded by the bridge
     membership: Membership | None = None  # members join and leave on this schedule (S8)
+    # The function answers with one result per record ({"results": [...]}) (S9).
+    per_record_results: bool = False
 
     @property
     def filters(self) -> bool:
@@ -239,6 +241,20 @@ def scenarios(
                 membership=membership,
             )
         )
+    if "S9" in chosen:
+        made.append(
+            Scenario(
+                "S9",
+                "answers: S2 with a function answering each record, produced to "
+                "RESPONSE_TOPIC or not",
+                workload,
+                sizes.s2_records,
+                latency_s=0.005,
+                contenders=("bridge", "bridge+answers"),
+                bridge_settings={"BATCH_SIZE": "500"},
+                per_record_results=True,
+            )
+        )
     if "S3" in chosen:
         made.extend(
             Scenario(
@@ -271,7 +287,7 @@ def scenarios(
 
 
 def with_records(scenario: Scenario, records: int | None) -> Scenario:
-    """`--records N` resizes S1, S2, S4, S5 and S6 (S3 has its own backlog sizes; S7's and
+    """`--records N` resizes S1, S2, S4, S5, S6 and S9 (S3 has its own backlog sizes; S7's and
     S8's few records only show the contender is reading)."""
     if records is None or scenario.name.startswith("S3") or scenario.live_rate is not None:
         return scenario

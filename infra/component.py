@@ -33,7 +33,7 @@ from infra.iam import (
 from infra.image import ContainerImage, built_image, prebuilt_image
 from infra.large_records import LargeRecordsBucket, large_record_statements
 from infra.monitoring import AlarmSettings, Watched, alarms, dashboard
-from infra.msk import msk_statements
+from infra.msk import msk_statements, same_cluster_answer_topics
 from infra.network import resolve_network, security_group
 from infra.schema_registry import glue_statements
 from infra.secrets import SecretParameters
@@ -302,6 +302,7 @@ class Bridge(pulumi.ComponentResource):
                 topic_pattern=bridge.kafka_topic_pattern,
                 group=bridge.kafka_group_id,
                 dead_letter_topic=target.topic if isinstance(target, KafkaTopic) else None,
+                answer_topics=same_cluster_answer_topics(bridge),
             )
 
         return statements

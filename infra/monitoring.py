@@ -91,6 +91,10 @@ def dashboard_body(watched: Watched, cluster: str, service: str) -> str:
         ),
         widget("Dead-lettered records", [s("DeadLettered")]),
         widget(
+            "Answers produced, answer produce failures",
+            [s("AnswersProduced"), s("AnswerProduceFailures")],
+        ),
+        widget(
             "In flight and paused partitions",
             [s("InFlight"), s("PausedPartitions")],
             stat="Maximum",

@@ -2,7 +2,8 @@
 
 MSK authorizes each Kafka action against IAM: the bridge connects and describes the cluster,
 describes and reads its topics (those a pattern names: everything under the pattern's
-literal prefix), describes and joins its group, and writes only to a Kafka dead-letter topic.
+literal prefix), describes and joins its group, and writes only to a Kafka dead-letter topic
+and the answer topics on this cluster (RESPONSE_TOPIC, ERROR_TOPIC).
 Resources are the cluster's own ARNs: topic and group ARNs are built from the cluster ARN
 (arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid> → …:topic/<name>/<uuid>/<topic>).
 """
@@ -12,6 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Final
+
+from consumer.settings.answers import parse_answer_topic
+from consumer.settings.model import BridgeSettings
 
 _CLUSTER_ARN: Final = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):kafka:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
@@ -89,6 +93,20 @@ def _has_top_level_alternative(pattern: str) -> bool:
     return False
 
 
+def same_cluster_answer_topics(bridge: BridgeSettings) -> list[str]:
+    """The topics of RESPONSE_TOPIC and ERROR_TOPIC that are on the bridge's own cluster."""
+    topics = []
+    for variable, location in (
+        ("RESPONSE_TOPIC", bridge.response_topic),
+        ("ERROR_TOPIC", bridge.error_topic),
+    ):
+        if location is not None:
+            topic = parse_answer_topic(variable, location)
+            if topic.bootstrap_servers is None and topic.topic not in topics:
+                topics.append(topic.topic)
+    return topics
+
+
 def msk_statements(
     cluster: MskCluster,
     *,
@@ -96,8 +114,11 @@ def msk_statements(
     topic_pattern: str | None,
     group: str,
     dead_letter_topic: str | None,
+    answer_topics: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The task role's statements for the bridge on this cluster."""
+    """The task role's statements for the bridge on this cluster. `answer_topics`: those of
+    RESPONSE_TOPIC and ERROR_TOPIC on this cluster (a topic on another is that cluster's to
+    grant), written by an idempotent producer."""
     if topics is not None:
         read = [cluster.topic_arn(topic) for topic in topics]
     else:
@@ -129,6 +150,23 @@ def msk_statements(
                 "Effect": "Allow",
                 "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],
                 "Resource": cluster.topic_arn(dead_letter_topic),
+            }
+        )
+    if answer_topics:
+        statements.append(
+            {
+                "Sid": "WriteAnswerTopics",
+                "Effect": "Allow",
+                "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],
+                "Resource": [cluster.topic_arn(topic) for topic in answer_topics],
+            }
+        )
+        statements.append(
+            {
+                "Sid": "WriteIdempotently",  # answers keep their order through retries
+                "Effect": "Allow",
+                "Action": "kafka-cluster:WriteDataIdempotently",
+                "Resource": cluster.arn,
             }
         )
     return statements

@@ -49,6 +49,10 @@ class InvokeResult:
     error_message: str | None = None
     # Partial batch response: the itemIdentifiers the function reported failed; None = all ok.
     failed_item_ids: frozenset[str] | None = None
+    # The function's answer (DELIVERED) or error (FUNCTION_ERROR) as it came, and Lambda's id
+    # of the request (`x-amzn-RequestId`): what RESPONSE_TOPIC and ERROR_TOPIC carry.
+    body: bytes | None = None
+    request_id: str | None = None
 
 
 def parse_batch_item_failures(body: bytes) -> frozenset[str] | None:

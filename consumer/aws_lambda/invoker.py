@@ -155,13 +155,25 @@ class LambdaInvoker:
         if status >= 300:
             code, message = service_error(status, headers.get("x-amzn-errortype"), body)
             return InvokeResult(classify(code, status), latency_s, code, message)
+        request_id = headers.get("x-amzn-requestid")
         if headers.get("x-amz-function-error"):
             error_type, message = function_error(body)
-            return InvokeResult(Outcome.FUNCTION_ERROR, latency_s, error_type, message)
+            return InvokeResult(
+                Outcome.FUNCTION_ERROR,
+                latency_s,
+                error_type,
+                message,
+                body=body,
+                request_id=request_id,
+            )
         if not self._wants_answer:
-            return InvokeResult(Outcome.DELIVERED, latency_s)
+            return InvokeResult(Outcome.DELIVERED, latency_s, request_id=request_id)
         return InvokeResult(
-            Outcome.DELIVERED, latency_s, failed_item_ids=parse_batch_item_failures(body)
+            Outcome.DELIVERED,
+            latency_s,
+            failed_item_ids=parse_batch_item_failures(body),
+            body=body,
+            request_id=request_id,
         )
 
     async def function_timeout_s(self) -> tuple[float | None, str | None]:

@@ -57,6 +57,7 @@ from consumer.local.sample import (
 )
 from consumer.local.server import LocalLambda
 from consumer.local.summary import (
+    AnswersProduced,
     RunSummary,
     counted,
     dead_letter_files_of,
@@ -65,7 +66,9 @@ from consumer.local.summary import (
 )
 from consumer.local.tansu import TansuBroker, TansuUnavailable
 from consumer.local.topic import GroupPosition, GroupPositionReader, Topic, ensure_topic
+from consumer.operations.counters import Counters
 from consumer.operations.logs import configure_logging
+from consumer.settings.answers import parse_answer_topic
 from consumer.settings.failures import OnFailure, parse_dlq
 from consumer.settings.model import BridgeSettings, load_settings
 
@@ -220,6 +223,24 @@ class LocalRun:
                 ) from None
             how = "created" if letters.created else "exists"
             self._say("dlq", f"{dlq.target}: {how}, {counted(letters.partitions, 'partition')}")
+        for variable, location in (
+            ("RESPONSE_TOPIC", settings.response_topic),
+            ("ERROR_TOPIC", settings.error_topic),
+        ):
+            answer_topic = None if location is None else parse_answer_topic(variable, location)
+            if answer_topic is None or answer_topic.bootstrap_servers is not None:
+                continue  # another cluster's topic is that cluster's to create
+            try:
+                answers = await ensure_topic(
+                    client_arguments(settings), answer_topic.topic, prepared.partitions
+                )
+            except KafkaError as refused:
+                raise KafkaStartupError(
+                    f"could not create the {variable} topic {answer_topic.topic}: {refused!r}"
+                ) from None
+            how = "created" if answers.created else "exists"
+            what = f"{answer_topic.topic}: {how}, {counted(answers.partitions, 'partition')}"
+            self._say("answers" if variable == "RESPONSE_TOPIC" else "errors", what)
         return prepared
 
     async def _produce(
@@ -324,6 +345,7 @@ class LocalRun:
             filtered=counters.records_filtered if settings.filter_patterns else None,
             delivering_s=bridge.working_s,
             splits_failures=settings.failure_mode is OnFailure.DLQ,
+            answers=_answers_produced(settings, counters),
         )
         for line in summary_lines(summary):
             self._terminal.say(line)
@@ -428,6 +450,18 @@ async def _position(reader: GroupPositionReader, bridge: Bridge) -> GroupPositio
         return await reader.read(fetched_ends)
     except KafkaError:
         return None  # shown as an unknown lag; the next tick asks again
+
+
+def _answers_produced(settings: BridgeSettings, counters: Counters) -> AnswersProduced | None:
+    if settings.response_topic is None and settings.error_topic is None:
+        return None
+    return AnswersProduced(
+        settings.response_topic,
+        counters.answers_produced,
+        counters.answers_unsplit,
+        settings.error_topic,
+        counters.errors_produced,
+    )
 
 
 def _too_large(topic: str, bootstrap: str | None) -> str:

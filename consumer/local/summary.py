@@ -14,6 +14,17 @@ _RATE_AFTER_S = 0.5  # the summary gives a rate only when records were done over
 
 
 @dataclass(frozen=True)
+class AnswersProduced:
+    """What went to RESPONSE_TOPIC and ERROR_TOPIC (None: that one is not set)."""
+
+    response_topic: str | None
+    answers: int  # records produced there and acknowledged
+    unsplit: int  # answers whose per-record results could not be split
+    error_topic: str | None
+    errors: int
+
+
+@dataclass(frozen=True)
 class RunSummary:
     drained: bool  # False: stopped by a signal before every record was done
     wall_s: float  # from the bridge's start to its clean stop
@@ -30,6 +41,7 @@ class RunSummary:
     # progress line's is over its last seconds (start-up and idle time are no part of either).
     delivering_s: float = 0.0
     splits_failures: bool = True  # ON_FAILURE=dlq: a failing batch is split to find its records
+    answers: AnswersProduced | None = None  # RESPONSE_TOPIC or ERROR_TOPIC set
 
 
 def summary_lines(summary: RunSummary) -> list[str]:
@@ -66,6 +78,7 @@ def summary_lines(summary: RunSummary) -> list[str]:
                 "matched no FILTER_PATTERNS pattern: committed, never invoked",
             )
         )
+    lines += _answer_rows(summary.answers)
     lines += [
         _row("duplicates", duplicates, duplicates_note),
         _row("function errors", f"{summary.function_errors:,}", failed_note),
@@ -73,6 +86,20 @@ def summary_lines(summary: RunSummary) -> list[str]:
         _row("throttles", f"{summary.throttles:,}", ""),
     ]
     return lines
+
+
+def _answer_rows(produced: AnswersProduced | None) -> list[str]:
+    if produced is None:
+        return []
+    rows = []
+    if produced.response_topic is not None:
+        note = produced.response_topic
+        if produced.unsplit:
+            note += f" ({counted(produced.unsplit, 'answer')} not split: see the warnings)"
+        rows.append(_row("answers", f"{produced.answers:,}", note))
+    if produced.error_topic is not None:
+        rows.append(_row("errors produced", f"{produced.errors:,}", produced.error_topic))
+    return rows
 
 
 def records_per_s(done: int, working_s: float) -> float | None:

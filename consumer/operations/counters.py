@@ -24,6 +24,11 @@ class Counters:
     dead_letter_write_failures: int = 0
     claim_checks_stored: int = 0  # records too large for an invocation, stored in S3
     claim_check_write_failures: int = 0  # failed stores, each retried
+    answers_produced: int = 0  # records produced to RESPONSE_TOPIC and acknowledged
+    answer_produce_failures: int = 0  # failed produces to RESPONSE_TOPIC (each retried)
+    answers_unsplit: int = 0  # answers whose per-record results could not be split
+    errors_produced: int = 0  # function errors produced to ERROR_TOPIC
+    error_produce_failures: int = 0  # function errors ERROR_TOPIC did not take (given up)
     commits: int = 0
     pauses: int = 0  # times a partition's fetching paused because its lane was full
     peak_buffered_records: int = 0  # the most records one lane has held at once

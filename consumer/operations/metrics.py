@@ -64,6 +64,15 @@ METRICS = (
     MetricDefinition("Retries", "Count", Kind.COUNT, "invocations that had to be retried"),
     MetricDefinition("DeadLettered", "Count", Kind.COUNT, "records written to the dead letter"),
     MetricDefinition(
+        "AnswersProduced", "Count", Kind.COUNT, "answer records produced to RESPONSE_TOPIC"
+    ),
+    MetricDefinition(
+        "AnswerProduceFailures",
+        "Count",
+        Kind.COUNT,
+        "failed produces to RESPONSE_TOPIC, each retried; the records wait uncommitted",
+    ),
+    MetricDefinition(
         "InvocationLatency", "Milliseconds", Kind.HISTOGRAM, "time of one Invoke call"
     ),
     MetricDefinition(

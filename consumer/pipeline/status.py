@@ -128,6 +128,8 @@ class BridgeStatus:
                 "Throttles": counters.throttles,
                 "Retries": counters.retries,
                 "DeadLettered": counters.dead_lettered,
+                "AnswersProduced": counters.answers_produced,
+                "AnswerProduceFailures": counters.answer_produce_failures,
             },
             gauges={"InFlight": self.in_flight(), "PausedPartitions": len(self._paused)},
             lags=self.lags(),

@@ -2,13 +2,13 @@
 
 `BridgeSettings` is composed of one group of fields per concern, each in a file of its own:
 Kafka (kafka.py), Lambda (aws_lambda.py), records (decoding.py), delivery (delivery.py),
-failures (failures.py), large records (large_records.py) and operations (operations.py).
-A field is declared with `setting(...)` (declarations.py): its variable is its name
-upper-cased; with it stand its type, default, range or choices, one-line doc, and its stack
-key for the Pulumi program. The tables in docs/ and `Pulumi.yaml`'s bridge keys are generated
-from these declarations, and the Pulumi program validates a stack with this very class, so
-these files are the one place that knows each setting. A rule within one group is that
-group's; rules across groups are this model validator's, and only here.
+failures (failures.py), large records (large_records.py), answers (answers.py) and operations
+(operations.py). A field is declared with `setting(...)` (declarations.py): its variable is its
+name upper-cased; with it stand its type, default, range or choices, one-line doc, and its
+stack key for the Pulumi program. The tables in docs/ and `Pulumi.yaml`'s bridge keys are
+generated from these declarations, and the Pulumi program validates a stack with this very
+class, so these files are the one place that knows each setting. A rule within one group is
+that group's; rules across groups are this model validator's, and only here.
 
 Imports: pydantic, the standard library and the settings' own vocabularies (the Pulumi
 program loads this module).
@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from pydantic import ConfigDict, ValidationError, model_validator
 
 from consumer.errors import ConfigurationError
-from consumer.settings.aws_lambda import LambdaSettings
+from consumer.settings.answers import AnswerSettings, parse_answer_topic
+from consumer.settings.aws_lambda import InvocationType, LambdaSettings
 from consumer.settings.declarations import SettingProblem, SettingRuleError, declarations, problems
 from consumer.settings.decoding import DecodingSettings
 from consumer.settings.delivery import DeliverySettings
@@ -36,6 +37,7 @@ from consumer.settings.operations import OperationsSettings
 # so the fields (and every table generated from them) come in the order of the docs.
 class BridgeSettings(
     OperationsSettings,
+    AnswerSettings,
     LargeRecordSettings,
     FailureSettings,
     DeliverySettings,
@@ -87,6 +89,7 @@ class BridgeSettings(
                 "MAX_RECORD_AGE_SECONDS needs DLQ (and ON_FAILURE=dlq): an expired record "
                 "must go somewhere",
             )
+        self._check_answer_topics()
         limit = self.invocation_limit_bytes
         if self.batch_max_bytes is not None and self.batch_max_bytes > limit:
             raise SettingRuleError(
@@ -106,6 +109,24 @@ class BridgeSettings(
                 "FUNCTION_ERROR_BACKOFF_MAX_MS must be at least RETRY_BACKOFF_BASE_MS",
             )
         return self
+
+    def _check_answer_topics(self) -> None:
+        for field in ("response_topic", "error_topic"):
+            location = getattr(self, field)
+            if location is None:
+                continue
+            variable = env_name(field)
+            try:
+                parse_answer_topic(variable, location)
+            except ValueError as bad:
+                raise SettingRuleError(field, str(bad)) from None
+            if self.lambda_invocation_type is InvocationType.EVENT:
+                raise SettingRuleError(
+                    field,
+                    f"{variable} needs LAMBDA_INVOCATION_TYPE=RequestResponse: an Event "
+                    f"invocation returns no answer and no error to produce. Unset {variable} "
+                    "or invoke with RequestResponse",
+                )
 
     @property
     def secret_values(self) -> list[str]:

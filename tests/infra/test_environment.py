@@ -49,6 +49,8 @@ TEXT_SAMPLES: dict[str, str] = {
     "lambdaQualifier": "live",
     "logLevel": "DEBUG",
     "dlq": "kafka://failed-records",
+    "responseTopic": "kafka://answers",
+    "errorTopic": "kafka://b-1.other.example.com:9094/function-errors",
     "schemaRegistryUrl": "https://psrc-0abc.us-east-2.aws.confluent.cloud",
     "schemaRegistryKey": "REGISTRYAPIKEY",
     "glueSchemaRegistryArn": "arn:aws:glue:us-east-1:123456789012:registry/orders",

@@ -69,6 +69,41 @@ def test_a_kafka_dead_letter_topic_may_be_written_and_no_other() -> None:
     assert len(writes) == 1
 
 
+def test_answer_topics_on_the_cluster_may_be_written_idempotently_and_no_other() -> None:
+    config = {
+        **MSK_IAM,
+        "responseTopic": "kafka://answers",
+        "errorTopic": "kafka://function-errors",
+    }
+    statements = _task_statements(config)
+    assert statements["WriteAnswerTopics"]["Action"] == [
+        "kafka-cluster:DescribeTopic",
+        "kafka-cluster:WriteData",
+    ]
+    assert statements["WriteAnswerTopics"]["Resource"] == [
+        _arn("topic", "/answers"),
+        _arn("topic", "/function-errors"),
+    ]
+    assert statements["WriteIdempotently"]["Action"] == "kafka-cluster:WriteDataIdempotently"
+    assert statements["WriteIdempotently"]["Resource"] == _arn("cluster")
+    environment = deploy(config, password=None).environment()
+    assert environment["RESPONSE_TOPIC"] == "kafka://answers"
+    assert environment["ERROR_TOPIC"] == "kafka://function-errors"
+
+
+def test_an_answer_topic_on_another_cluster_is_not_granted_on_this_one() -> None:
+    config = {**MSK_IAM, "responseTopic": "kafka://b-1.other.example:9098/answers"}
+    statements = _task_statements(config)
+    assert "WriteAnswerTopics" not in statements
+    assert "WriteIdempotently" not in statements
+
+
+def test_without_answer_topics_nothing_more_may_be_written() -> None:
+    statements = _task_statements(MSK_IAM)
+    assert "WriteAnswerTopics" not in statements
+    assert "WriteIdempotently" not in statements
+
+
 def test_a_topic_pattern_may_read_the_topics_under_its_literal_prefix_only() -> None:
     config = {**MSK_IAM, "topic": "", "topicPattern": "orders-(eu|us)-.*"}
     assert _task_statements(config)["ReadTopics"]["Resource"] == [_arn("topic", "/orders-*")]

@@ -131,6 +131,11 @@ BRIDGE_BAD_VALUES = [
     ),
     ({"schemaRegistryUrl": "psrc-0abc.confluent.cloud"}, ["is not an http:// or https:// URL"]),
     ({"schemaRecordFormat": "JSON"}, ["schemaRecordFormat needs a registry"]),
+    (
+        {"responseTopic": "kafka://answers", "lambdaInvocationType": "Event"},
+        ["responseTopic needs lambdaInvocationType=RequestResponse"],
+    ),
+    ({"errorTopic": "errors"}, ["errorTopic='errors' is not kafka://topic"]),
 ]
 KEY_FIRST = re.compile(rf"^{PROJECT}:(?P<key>\w+)[ :=]")
 

@@ -83,3 +83,27 @@ def test_an_example_takes_a_tombstone_with_a_header_without_a_value(
     assert "first record t-0@5, key 'k', value null, headers ['empty', 'trace']" in (
         capsys.readouterr().out
     )
+
+
+@pytest.mark.parametrize(("value", "shown"), [*VALUES, (None, "")])
+def test_the_answering_example_answers_each_record_by_its_offset(
+    value: bytes | None, shown: str
+) -> None:
+    handler = load_handler(f"{REPO / 'examples' / 'answering_handler.py'}:handler")
+    encoder = NativeEncoder("localhost:9092")
+    size = 0 if value is None else len(value)
+    records = [
+        ConsumerRecord("t", 0, offset, 0, 0, b"k", value, None, 1, size, []) for offset in (5, 6)
+    ]
+    event = json.loads(encoder.assemble("t", 0, [encoder.encode_record(r) for r in records]))
+    answer = handler(event, SimpleNamespace(function_name="answering_handler"))
+    expected = None if value is None else {"length": len(value)}
+    if expected is not None and shown.startswith("n="):
+        expected["n"] = 7
+    assert answer == {
+        "results": [
+            {"itemIdentifier": "5", "value": expected},
+            {"itemIdentifier": "6", "value": expected},
+        ],
+        "batchItemFailures": [],
+    }

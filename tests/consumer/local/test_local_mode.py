@@ -260,6 +260,45 @@ async def test_a_kafka_dead_letter_topic_is_created_for_a_local_run(
     assert b'"marker": "poison"' in letter.value
 
 
+async def test_the_answering_example_answers_every_record_on_a_topic_made_for_the_run(
+    tmp_path: Path, kafka: KafkaUnderTest, topic_name: str
+) -> None:
+    answers = f"{topic_name}-answers"
+    finished = await run(
+        *on_the_test_broker(kafka, topic_name),
+        "--partitions",
+        "2",
+        "--handler",
+        example("answering_handler"),
+        "--produce",
+        "200",
+        "--until-drained",
+        "--set",
+        f"RESPONSE_TOPIC=kafka://{answers}",
+        cwd=tmp_path,
+    )
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    assert f"answers   {answers}: created, 2 partitions" in finished.out
+    assert finished.number("answers") == 200
+    reader = AIOKafkaConsumer(
+        answers, bootstrap_servers=kafka.bootstrap, auto_offset_reset="earliest"
+    )
+    await reader.start()
+    try:
+        found: list[tuple[bytes | None, bytes | None]] = []
+        for _ in range(40):  # each fetch waits up to a second for records
+            fetched = await reader.getmany(timeout_ms=1000)
+            found += [(r.key, r.value) for records in fetched.values() for r in records]
+            if len(found) >= 200:
+                break
+    finally:
+        await reader.stop()
+    assert len(found) == 200
+    assert {key for key, _ in found} <= {f"key-{k}".encode() for k in range(200)}
+    assert all(json.loads(value or b"")["length"] > 0 for _, value in found)
+
+
 async def test_records_from_a_file_reach_the_legacy_example_as_its_print_shows(
     tmp_path: Path, kafka: KafkaUnderTest, topic_name: str
 ) -> None:
