@@ -43,7 +43,7 @@ from aiokafka.errors import (
 )
 from aiokafka.structs import TopicPartition
 
-from consumer.answers import open_answer_topics
+from consumer.answers import open_answering
 from consumer.aws_lambda.invoker import LambdaInvoker
 from consumer.errors import BridgeError
 from consumer.failures.dead_letters import DeadLetterSink, open_dead_letters
@@ -212,7 +212,9 @@ class Bridge:
             self._delivery.claim_checks = await open_claim_checks(
                 self._settings, self._encoder, self.counters, resources
             )
-            self._delivery.answer_topics = await open_answer_topics(self._settings, resources)
+            self._delivery.answering = await open_answering(
+                self._settings, self.counters, resources
+            )
             await self._consume(stop)
         log.info("stopped", extra={"fields": {"counters": vars(self.counters)}})
 

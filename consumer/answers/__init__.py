@@ -1,36 +1,35 @@
-"""The function's answers back into Kafka: what an answer becomes (records.py) and producing
-it (producer.py); delivery (consumer/pipeline/delivery.py) produces a batch's answers before
-its records count as done, so before their offsets are committed."""
+"""The function's answers back into Kafka: what an answer becomes (records.py), producing it
+(producer.py), and answering an invocation (answering.py), which the delivery
+(consumer/pipeline/delivery.py) does before its records count as done, so before their
+offsets are committed."""
 
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 
+from consumer.answers.answering import Answering
 from consumer.answers.producer import TopicProducer, open_topic_producer
 from consumer.answers.records import Answer, AnswerRecord, Invocation, answer_records, error_record
+from consumer.operations.counters import Counters
 from consumer.settings.model import BridgeSettings
 
 __all__ = [
     "Answer",
     "AnswerRecord",
-    "AnswerTopics",
+    "Answering",
     "Invocation",
     "TopicProducer",
     "answer_records",
     "error_record",
-    "open_answer_topics",
+    "open_answering",
 ]
 
 
-@dataclass(frozen=True)
-class AnswerTopics:
-    responses: TopicProducer | None = None  # RESPONSE_TOPIC
-    errors: TopicProducer | None = None  # ERROR_TOPIC
-
-
-async def open_answer_topics(settings: BridgeSettings, resources: AsyncExitStack) -> AnswerTopics:
-    """The producers of RESPONSE_TOPIC and ERROR_TOPIC (those set), closed with `resources`."""
+async def open_answering(
+    settings: BridgeSettings, counters: Counters, resources: AsyncExitStack
+) -> Answering:
+    """Answering with the producers of RESPONSE_TOPIC and ERROR_TOPIC (those set), closed with
+    `resources`."""
     responses = errors = None
     if settings.response_topic is not None:
         responses = await open_topic_producer(
@@ -38,4 +37,4 @@ async def open_answer_topics(settings: BridgeSettings, resources: AsyncExitStack
         )
     if settings.error_topic is not None:
         errors = await open_topic_producer(settings, "ERROR_TOPIC", settings.error_topic, resources)
-    return AnswerTopics(responses, errors)
+    return Answering(settings, counters, responses, errors)

@@ -38,8 +38,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from aiobotocore.config import AioConfig
+from botocore.exceptions import ClientError
 
 from consumer.aws_lambda.aws_clients import open_client
+from consumer.errors import ConfigurationError
 from consumer.operations.counters import Counters
 from consumer.records import Batch, DecodedRecord, KafkaRecord, RecordEncoder, UndeliverableRecord
 from consumer.settings.backoff import Backoff
@@ -205,6 +207,41 @@ class ClaimChecks:
         batch.fragments = [fragment]
         return None
 
+    async def probe(self) -> None:
+        """Stores the empty value's object, as any record with an empty value would be stored
+        (content-addressed: the same key, the same bytes), so a missing bucket, a denied
+        PutObject or an unusable KMS key is named at start-up, not at the first large record.
+        S3 out of reach is only logged: a large record's store retries until it answers."""
+        digest = hashlib.sha256(b"").digest()
+        empty = ClaimCheck(self._location.bucket, self._location.prefix + digest.hex(), 0, "")
+        try:
+            await self._store(b"", empty, digest)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError"):
+                self._unreachable(error)
+                return
+            raise ConfigurationError(
+                f"LARGE_RECORDS={self.description}: S3 refused a test object there "
+                f"({code or status}: {error.response.get('Error', {}).get('Message', '')}"[:300]
+                + "). Check that the bucket exists, that the task role may s3:PutObject under "
+                "the prefix, and, with LARGE_RECORDS_KMS_KEY_ARN, kms:GenerateDataKey on the key."
+            ) from None
+        except Exception as error:  # endpoint out of reach: not a setting's fault
+            self._unreachable(error)
+
+    def _unreachable(self, error: Exception) -> None:
+        log.warning(
+            "claim-check location not reachable at start-up; large records wait for it",
+            extra={
+                "fields": {
+                    "large_records": self.description,
+                    "error": f"{type(error).__name__}: {error}"[:500],
+                }
+            },
+        )
+
     async def _store(self, value: bytes, check: ClaimCheck, digest: bytes) -> None:
         await self._client.put_object(
             Bucket=check.bucket,
@@ -235,7 +272,7 @@ async def open_claim_checks(
         # body gets time to travel.
         config=AioConfig(retries={"total_max_attempts": 1}, connect_timeout=10, read_timeout=120),
     )
-    return ClaimChecks(
+    checks = ClaimChecks(
         client,
         parse_large_records(settings.large_records),
         settings.large_records_kms_key_arn,
@@ -244,3 +281,5 @@ async def open_claim_checks(
         counters,
         settings.retry_backoff,
     )
+    await checks.probe()
+    return checks

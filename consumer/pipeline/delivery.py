@@ -27,14 +27,7 @@ from collections.abc import Collection, Sequence
 
 from aiokafka.structs import TopicPartition
 
-from consumer.answers import (
-    AnswerTopics,
-    Invocation,
-    TopicProducer,
-    answer_records,
-    error_record,
-)
-from consumer.answers.producer import ERROR_PRODUCE_TIMEOUT_S, produce_within
+from consumer.answers.answering import Answering
 from consumer.aws_lambda.answers import InvokeResult, Outcome
 from consumer.aws_lambda.concurrency import AdaptiveLimit
 from consumer.aws_lambda.invoker import LambdaInvoker
@@ -79,10 +72,7 @@ class Delivery:
         self._metrics = metrics
         self.dead_letters: DeadLetterSink | None = None  # set once opened
         self.claim_checks: ClaimChecks | None = None  # set once opened, with LARGE_RECORDS
-        self.answer_topics = AnswerTopics()  # set once opened
-        self._function_name = settings.lambda_function_name + (
-            f":{settings.lambda_qualifier}" if settings.lambda_qualifier else ""
-        )
+        self.answering = Answering(settings, counters)  # set once opened (its topics)
         self._mode = settings.failure_mode
         self.limit = AdaptiveLimit(settings.max_in_flight_total)
         self._backoff = settings.retry_backoff
@@ -153,9 +143,10 @@ class Delivery:
                     if result.failed_item_ids is None
                     else self._still_failing(batch, todo, result.failed_item_ids)
                 )
-                responses = self.answer_topics.responses
-                if responses is not None:
-                    await self._produce_answer(responses, batch, todo, failing, result)
+                if self.answering.responses is not None:  # before the records are done
+                    await self.answering.answer(
+                        batch, todo, failing, result, lambda s: self._back_off(batch, s)
+                    )
                 self._record_end_to_end(batch, todo, failing)
                 self._counters.records_accepted += len(todo) - len(failing)
                 if not failing:
@@ -171,9 +162,8 @@ class Delivery:
             elif result.outcome is Outcome.FUNCTION_ERROR:
                 failures += 1
                 self._counters.function_errors += 1
-                errors = self.answer_topics.errors
-                if errors is not None:
-                    await self._produce_error(errors, batch, todo, result, invocations)
+                if self.answering.errors is not None:
+                    await self.answering.report_error(batch, todo, result, invocations)
             else:
                 raise FatalInvokeError(
                     f"Lambda refused the invocation of {self._settings.lambda_function_name!r}: "
@@ -191,103 +181,6 @@ class Delivery:
                 self._log_stall(batch, todo, result.error_type, failures)
             self._counters.retries += 1
             await self._back_off(batch, self._function_error_backoff.delay_s(failures))
-
-    async def _produce_answer(
-        self,
-        responses: TopicProducer,
-        batch: Batch,
-        todo: list[int],
-        failing: list[int],
-        result: InvokeResult,
-    ) -> None:
-        """Produces the answer to the invocation of `todo`, retrying until the broker has it.
-
-        The records are not done before it returns, so their offsets are not committed: a
-        crash or a let-go before that answers them again (at-least-once on the answer topic).
-        """
-        invocation = Invocation(
-            batch.topic, batch.partition, self._function_name, result.request_id
-        )
-        retried = frozenset(batch.records[i].offset for i in failing)
-        answer = answer_records(
-            result.body or b"", invocation, [batch.records[i] for i in todo], retried
-        )
-        if answer.unsplit_reason is not None:
-            self._counters.answers_unsplit += 1
-            log.warning(
-                "per-record results could not be split; the answer goes as one record",
-                extra={
-                    "fields": {
-                        "topic": batch.topic,
-                        "partition": batch.partition,
-                        "offset": batch.records[todo[0]].offset,
-                        "reason": answer.unsplit_reason,
-                    }
-                },
-            )
-        if not answer.records:
-            return
-        produce_failures = 0
-        while True:
-            try:
-                await responses.produce(answer.records)
-                break
-            except Exception as error:
-                produce_failures += 1
-                self._counters.answer_produce_failures += 1
-                log.error(
-                    "answer produce failed; not committing these records, producing again",
-                    extra={
-                        "fields": {
-                            "response_topic": responses.description,
-                            "topic": batch.topic,
-                            "partition": batch.partition,
-                            "offset": batch.records[todo[0]].offset,
-                            "error": f"{type(error).__name__}: {error}"[:500],
-                            "failures": produce_failures,
-                        }
-                    },
-                )
-                await self._back_off(batch, self._backoff.delay_s(produce_failures))
-        self._counters.answers_produced += len(answer.records)
-
-    async def _produce_error(
-        self,
-        errors: TopicProducer,
-        batch: Batch,
-        todo: list[int],
-        result: InvokeResult,
-        attempt: int,
-    ) -> None:
-        """Produces a function error to ERROR_TOPIC, best effort: a retry is not held up."""
-        invocation = Invocation(
-            batch.topic, batch.partition, self._function_name, result.request_id
-        )
-        record = error_record(
-            result.body or b"",
-            result.error_type or "Unknown",
-            attempt,
-            invocation,
-            [batch.records[i] for i in todo],
-        )
-        try:
-            await produce_within(errors, [record], ERROR_PRODUCE_TIMEOUT_S)
-        except Exception as error:
-            self._counters.error_produce_failures += 1
-            log.error(
-                "function error not produced; delivery goes on without it",
-                extra={
-                    "fields": {
-                        "error_topic": errors.description,
-                        "topic": batch.topic,
-                        "partition": batch.partition,
-                        "offset": batch.records[todo[0]].offset,
-                        "error": f"{type(error).__name__}: {error}"[:500],
-                    }
-                },
-            )
-            return
-        self._counters.errors_produced += 1
 
     def _check_kept(self, batch: Batch) -> None:
         gone = self._letting_go.get((batch.topic, batch.partition))

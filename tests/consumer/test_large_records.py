@@ -27,7 +27,9 @@ from tests.support.bridge_harness import (
     FUNCTION,
     REPO,
     bridge_environment,
+    run_to_exit,
     running_bridge,
+    the_error,
     until,
 )
 from tests.support.claim_check_reader import claim_check_reader
@@ -123,13 +125,58 @@ def dead_letter_files(directory: Path) -> list[dict[str, Any]]:
     return [json.loads(path.read_text()) for path in directory.rglob("*.json")]
 
 
+# The object the bridge stores at start-up to prove the location (the empty value's).
+PROBE_KEY = PREFIX + hashlib.sha256(b"").hexdigest()
+
+
 async def stored_objects(moto: MotoServer, bucket: str) -> dict[str, dict[str, Any]]:
+    """The records' objects under the prefix (the start-up probe's left out)."""
     async with aioboto3.Session().client("s3", **moto.client_kwargs()) as s3:
         listed = await s3.list_objects_v2(Bucket=bucket, Prefix=PREFIX)
         return {
             item["Key"]: await s3.head_object(Bucket=bucket, Key=item["Key"])
             for item in listed.get("Contents", [])
+            if item["Key"] != PROBE_KEY
         }
+
+
+async def test_a_missing_bucket_is_named_at_start_up_not_at_the_first_large_record(
+    kafka: KafkaUnderTest,
+    local_lambda: LocalLambda,
+    moto_server: MotoServer,
+    s3_bucket: str,
+    topic_name: str,
+) -> None:
+    await kafka.create_topic(topic_name)
+    local_lambda.add_function(FunctionSpec(FUNCTION, lambda event, context: None))
+    env = claim_check_environment(
+        kafka, local_lambda, moto_server, f"absent-{s3_bucket}", topic_name, "g"
+    )
+    code, lines = await run_to_exit(env)
+    assert code == 2
+    error = the_error(lines)
+    assert f"LARGE_RECORDS=s3://absent-{s3_bucket}/{PREFIX}: S3 refused" in error
+    assert "NoSuchBucket" in error
+
+
+async def test_the_start_up_probe_stores_the_empty_value_as_a_record_would(
+    kafka: KafkaUnderTest,
+    local_lambda: LocalLambda,
+    moto_server: MotoServer,
+    s3_bucket: str,
+    topic_name: str,
+) -> None:
+    await kafka.create_topic(topic_name)
+    await kafka.produce(topic_name, [TestRecord(key=b"a", value=b'{"n": 1}', partition=0)])
+    local_lambda.add_function(FunctionSpec(FUNCTION, lambda event, context: None))
+    env = claim_check_environment(kafka, local_lambda, moto_server, s3_bucket, topic_name, "g")
+    async with running_bridge(env) as running:
+        await local_lambda.record.wait_until_async(lambda r: bool(r.invocations(FUNCTION)), 60)
+        await running.stopped()
+    async with aioboto3.Session().client("s3", **moto_server.client_kwargs()) as s3:
+        probe = await s3.get_object(Bucket=s3_bucket, Key=PROBE_KEY)
+        assert await probe["Body"].read() == b""
+        assert probe["ServerSideEncryption"] == "AES256"
 
 
 async def produce_around_large(kafka: KafkaUnderTest, topic: str, large: bytes) -> list[Produced]:
