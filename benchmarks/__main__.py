@@ -4,6 +4,7 @@
     python -m benchmarks --quick              # small sizes, for development
     python -m benchmarks --scenario S1 S4 --records 20000
     python -m benchmarks --quick --scenario S8   # members joining and leaving one group
+    python -m benchmarks --scenario S1 S2 --baseline main~3   # beside an earlier commit
     PYTHONPATH=DIR python -m benchmarks --uvloop   # also the bridge on uvloop (in DIR)
 
 It starts the real Apache Kafka broker (jars fetched once into .cache/kafka) and the local
@@ -27,6 +28,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from benchmarks.baseline_commit import (
+    BaselineUnavailable,
+    baseline_contender,
+    extracted,
+    resolved,
+    with_baseline,
+)
 from benchmarks.benthos.build import BenthosUnavailable, ensure_built
 from benchmarks.churn_timeline import ChurnFigures
 from benchmarks.contenders import BENTHOS, CONTENDERS
@@ -52,6 +60,11 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "--contender", nargs="+", choices=sorted(CONTENDERS), help="only these (default: all)"
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for development")
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also run the bridge of this commit (bridge@<commit>), right after the bridge",
+    )
     parser.add_argument(
         "--uvloop", action="store_true", help="also run the bridge on uvloop (must be importable)"
     )
@@ -82,6 +95,14 @@ def chosen_scenarios(arguments: argparse.Namespace, sizes: Sizes) -> list[Scenar
             for s in made
         ]
     return [with_records(s, arguments.records) for s in made if s.contenders]
+
+
+def with_baseline_commit(chosen: list[Scenario], ref: str, work: Path) -> list[Scenario]:
+    """The bridge of commit `ref` as a contender of its own, beside the bridge."""
+    commit = resolved(REPO, ref)
+    contender = baseline_contender(commit, extracted(REPO, commit, work))
+    CONTENDERS[contender.name] = contender
+    return with_baseline(chosen, contender.name)
 
 
 def with_benthos_built(
@@ -162,10 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     about = machine(REPO)
     work = Path(tempfile.mkdtemp(prefix="k2l-bench-"))
     try:
+        if arguments.baseline is not None:
+            chosen = with_baseline_commit(chosen, arguments.baseline, work)
         results, churns = asyncio.run(run_all(chosen, sizes, work))
     except ContenderFailed as failure:
         print(f"benchmark failed: {failure}", file=sys.stderr)
         return 1
+    except BaselineUnavailable as why:
+        print(f"benchmark not run: {why}", file=sys.stderr)
+        return 2
     finally:
         if not arguments.keep_work:
             shutil.rmtree(work, ignore_errors=True)

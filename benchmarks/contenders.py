@@ -48,6 +48,8 @@ class Contender:
 BRIDGE = Contender(
     "bridge", python_module("consumer"), "the bridge, its defaults and the scenario's settings"
 )
+# `bridge@<commit>`: the bridge of an earlier commit (--baseline, benchmarks/baseline_commit.py).
+BASELINE_PREFIX = "bridge@"
 BRIDGE_UVLOOP = Contender(
     "bridge+uvloop",
     python_module("benchmarks.uvloop_bridge"),

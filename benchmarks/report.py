@@ -18,7 +18,7 @@ from typing import Any
 
 from benchmarks.churn_report import churn_table, churn_targets
 from benchmarks.churn_timeline import ChurnFigures
-from benchmarks.contenders import BENTHOS, BRIDGE_ANSWERS, BRIDGE_LEGACY
+from benchmarks.contenders import BASELINE_PREFIX, BENTHOS, BRIDGE_ANSWERS, BRIDGE_LEGACY
 from benchmarks.report_text import Target, aligned
 from benchmarks.report_text import number as _number
 from benchmarks.run import RunResult
@@ -154,6 +154,10 @@ def notes(result: RunResult, scenario: Scenario, results: Sequence[RunResult]) -
     bridge = _find(results, result.scenario, "bridge")
     if bridge is not None and result is not bridge and result.records_per_s:
         said.append(f"bridge does {bridge.records_per_s / result.records_per_s:,.1f}x")
+    baseline = result.contender.startswith(BASELINE_PREFIX)  # --baseline: what a change costs
+    if baseline and bridge is not None and bridge.cpu_us_per_record and result.cpu_us_per_record:
+        ratio = bridge.cpu_us_per_record / result.cpu_us_per_record
+        said.append(f"bridge's CPU per record {ratio:.2f}x this")
     legacy = _find(results, result.scenario, BRIDGE_LEGACY.name)
     if result.contender == BENTHOS.name and legacy is not None and result.records_per_s:
         # the same payload: the like-for-like ratio
