@@ -257,10 +257,6 @@ async def test_a_missing_queue_or_topic_stops_the_bridge_at_start_up_naming_dlq(
     env = message_environment(
         kafka, local_lambda, moto_server, dlq, f"s3://{s3_bucket}/big/", topic_name, "g"
     )
-    import asyncio
-
-    from consumer.aws_lambda.invoker import LambdaInvoker
-
     settings = load_settings(env)
     async with LambdaInvoker(settings) as invoker:
         with pytest.raises(ConfigurationError) as refused:
