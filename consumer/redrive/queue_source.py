@@ -125,7 +125,7 @@ class QueueSource:
             return Unreadable(where, "points to S3 outside DLQ_OVERFLOW: not read")
         try:
             got = await self.s3.get_object(Bucket=place["bucket"], Key=place["key"])
-            body = await got["Body"].read(_MAX_OVERFLOW_BYTES + 1)
+            body = await _read_at_most(got["Body"], _MAX_OVERFLOW_BYTES + 1)
         except (ClientError, BotoCoreError) as error:
             return Unreadable(where, f"its S3 document could not be read ({_code(error)})")
         if len(body) > _MAX_OVERFLOW_BYTES:
@@ -146,6 +146,16 @@ class QueueSource:
         ) != (record.topic, record.partition, record.offset):
             return Unreadable(where, "its S3 document is another record's")
         return read
+
+
+async def _read_at_most(stream: Any, max_bytes: int) -> bytes:
+    """The stream's bytes, up to `max_bytes` (a read of a size may return less: read on)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < max_bytes and (chunk := await stream.read(min(1_048_576, max_bytes - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _unwrapped(document: Any) -> Any:
