@@ -10,18 +10,24 @@ Secrets are not here: they reach the container through the task definition's `se
 from __future__ import annotations
 
 from consumer.settings.model import env_name
-from infra.settings import DLQ_VARIABLE, StackSettings
+from infra.settings import DLQ_OVERFLOW_VARIABLE, DLQ_VARIABLE, StackSettings
 
 # The Service dimension of the metrics: the dashboard and alarms select by it.
 METRICS_SERVICE_VARIABLE = env_name("metrics_service")
 
 
 def container_environment(
-    settings: StackSettings, dead_letters: str, metrics_service: str
+    settings: StackSettings,
+    dead_letters: str,
+    metrics_service: str,
+    dead_letter_overflow: str | None = None,
 ) -> dict[str, str]:
-    """Variable → value for the task definition's `environment`."""
+    """Variable → value for the task definition's `environment`; `dead_letter_overflow`
+    with an SQS or SNS destination."""
+    overflow = {} if dead_letter_overflow is None else {DLQ_OVERFLOW_VARIABLE: dead_letter_overflow}
     return {
         **settings.environment,
         DLQ_VARIABLE: dead_letters,
+        **overflow,
         METRICS_SERVICE_VARIABLE: metrics_service,
     }
