@@ -84,7 +84,10 @@ class InfraSettings(BaseModel):
     # Dead letters (the bucket the stack creates when `dlq` is empty)
     dlq_prefix: str = setting(
         "dead-letters/",
-        doc="Key prefix of dead letters in the stack's bucket; the task may write only under it.",
+        doc=(
+            "Key prefix of dead letters in the stack's bucket (with an SQS or SNS dlq, of those "
+            "too large for a message); the task may write only under it."
+        ),
         stack="dlqPrefix",
     )
     dlq_force_destroy: bool = setting(

@@ -92,12 +92,14 @@ def parse_aws_destination(location: str) -> AwsDestination | None:
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return None
     path = _QUEUE_PATH.match(parts.path)
+    host = _AWS_QUEUE_HOST.match(parts.hostname)
     if path is None or parts.query or parts.fragment or "@" in parts.netloc:
+        if host is None and path is None:
+            return None  # not meant as a queue: the caller lists every form
         raise ValueError(
             f"{location!r} is not an SQS queue URL: write "
             "https://sqs.<region>.amazonaws.com/<account>/<queue>"
         )
-    host = _AWS_QUEUE_HOST.match(parts.hostname)
     if host is not None and parts.scheme == "https":
         partition = "aws-cn" if host["cn"] else "aws"
         region = host["region"] or host["old"]

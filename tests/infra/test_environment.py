@@ -49,6 +49,7 @@ TEXT_SAMPLES: dict[str, str] = {
     "lambdaQualifier": "live",
     "logLevel": "DEBUG",
     "dlq": "kafka://failed-records",
+    "dlqOverflow": "s3://big-letters/bridge/",
     "schemaRegistryUrl": "https://psrc-0abc.us-east-2.aws.confluent.cloud",
     "schemaRegistryKey": "REGISTRYAPIKEY",
     "glueSchemaRegistryArn": "arn:aws:glue:us-east-1:123456789012:registry/orders",
@@ -71,6 +72,7 @@ COMPANIONS: dict[str, dict[str, object]] = {
     "schemaRegistryKey": _REGISTRY,
     "schemaDecode": _REGISTRY,
     "schemaRecordFormat": _REGISTRY,
+    "dlqOverflow": {"dlq": "arn:aws:sqs:us-east-1:123456789012:dead-letters"},
 }
 # Every secret setting, valid together: SASL_SSL with OAUTHBEARER, and a client certificate.
 PLAIN_KEYS = [d for d in BRIDGE_KEYS if not d.secret]
