@@ -21,10 +21,17 @@ from consumer.settings.large_records import LargeRecordsLocation
 from infra.account import Account
 from infra.autoscaling import ScalingSettings, lag_autoscaling
 from infra.container import CONTAINER_NAME, TMP_VOLUME, container_definitions
-from infra.dead_letters import DeadLetterBucket, KafkaTopic, S3Location
+from infra.dead_letters import (
+    DeadLetterBucket,
+    DeadLetterTarget,
+    KafkaTopic,
+    MessageDestination,
+    S3Location,
+)
 from infra.environment import container_environment
 from infra.iam import (
     POLICY_VERSION,
+    dead_letter_message_statements,
     ecs_tasks_trust_policy,
     execution_policy,
     function_arn,
@@ -131,10 +138,9 @@ class Bridge(pulumi.ComponentResource):
                 lambda target: json.dumps(
                     task_policy(
                         function_arn=invoke_arn,
-                        dead_letter_objects_arn=(
-                            target.object_arn_pattern(account.partition)
-                            if isinstance(target, S3Location)
-                            else None
+                        dead_letter_objects_arn=_objects_arn(target, account.partition),
+                        dead_letter_message_statements=_message_statements(
+                            target, infra.dlq_kms_key_arn
                         ),
                         kafka_statements=kafka_statements(target),
                         schema_registry_statements=schema_registry_statements,
@@ -196,6 +202,7 @@ class Bridge(pulumi.ComponentResource):
                         settings,
                         values[1].uri,
                         name,
+                        _overflow_uri(values[1]),
                         large_records=None if values[4] is None else values[4].uri,
                     ),
                     secrets=values[2],
@@ -289,10 +296,10 @@ class Bridge(pulumi.ComponentResource):
     @staticmethod
     def _kafka_statements(
         settings: StackSettings,
-    ) -> Callable[[S3Location | KafkaTopic], list[dict[str, Any]]]:
+    ) -> Callable[[DeadLetterTarget], list[dict[str, Any]]]:
         """The MSK IAM statements for a dead-letter target (none without MSK IAM)."""
 
-        def statements(target: S3Location | KafkaTopic) -> list[dict[str, Any]]:
+        def statements(target: DeadLetterTarget) -> list[dict[str, Any]]:
             if settings.msk_cluster is None:
                 return []
             bridge = settings.bridge
@@ -370,9 +377,15 @@ class Bridge(pulumi.ComponentResource):
 
     def _dead_letters(
         self, name: str, settings: StackSettings, tags: dict[str, str]
-    ) -> pulumi.Output[S3Location | KafkaTopic]:
-        if settings.dead_letter_target is not None:
-            return pulumi.Output.from_input(settings.dead_letter_target)
+    ) -> pulumi.Output[DeadLetterTarget]:
+        """The stack's dead-letter target; the stack's bucket when it names none, or when an
+        SQS or SNS destination names no overflow location."""
+        target = settings.dead_letter_target
+        needs_bucket = target is None or (
+            isinstance(target, MessageDestination) and target.overflow is None
+        )
+        if target is not None and not needs_bucket:
+            return pulumi.Output.from_input(target)
         bucket = DeadLetterBucket(
             f"{name}-dead-letters",
             prefix=settings.infra.dlq_prefix,
@@ -381,4 +394,27 @@ class Bridge(pulumi.ComponentResource):
             tags=tags,
             parent=self,
         )
+        if isinstance(target, MessageDestination):
+            return bucket.location.apply(target.with_overflow)
         return bucket.location
+
+
+def _objects_arn(target: DeadLetterTarget, partition: str) -> str | None:
+    """The S3 objects the task may write: the dead letters', or an SQS or SNS overflow's."""
+    if isinstance(target, S3Location):
+        return target.object_arn_pattern(partition)
+    if isinstance(target, MessageDestination) and target.overflow is not None:
+        return target.overflow.object_arn_pattern(partition)
+    return None
+
+
+def _message_statements(target: DeadLetterTarget, kms_key_arn: str | None) -> list[dict[str, Any]]:
+    if not isinstance(target, MessageDestination):
+        return []
+    return dead_letter_message_statements(target.service, target.arn, kms_key_arn)
+
+
+def _overflow_uri(target: DeadLetterTarget) -> str | None:
+    if isinstance(target, MessageDestination) and target.overflow is not None:
+        return target.overflow.uri
+    return None

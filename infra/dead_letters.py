@@ -1,4 +1,5 @@
-"""Where dead letters go: an S3 prefix or a Kafka topic, and the bucket the stack owns.
+"""Where dead letters go: an S3 prefix, a Kafka topic, or an SQS queue or SNS topic (with an
+S3 prefix for the letters too large for a message), and the bucket the stack owns.
 
 The bucket outlives `pulumi destroy` unless `dlqForceDestroy` is true: destroying failed
 records silently would be data loss. Its settings resources (public access block,
@@ -39,7 +40,24 @@ class KafkaTopic:
         return f"kafka://{self.topic}"
 
 
-DeadLetterTarget = S3Location | KafkaTopic
+@dataclass(frozen=True)
+class MessageDestination:
+    """An SQS queue or SNS topic; `overflow` None until the component gives it its bucket."""
+
+    service: str  # "sqs" or "sns"
+    arn: str
+    given: str  # the DLQ value as the stack gives it (an SQS queue may be named by URL)
+    overflow: S3Location | None
+
+    @property
+    def uri(self) -> str:
+        return self.given
+
+    def with_overflow(self, overflow: S3Location) -> MessageDestination:
+        return MessageDestination(self.service, self.arn, self.given, overflow)
+
+
+DeadLetterTarget = S3Location | KafkaTopic | MessageDestination
 
 
 def normalize_prefix(prefix: str) -> str:

@@ -5,9 +5,12 @@
   repository, write log streams of the one log group. `*` only for
   `ecr:GetAuthorizationToken`, which has no resource to name.
 - Task role (the bridge itself): invoke the one function (and its versions and aliases),
-  put objects under the dead-letter prefix; with MSK IAM, the cluster actions of infra/msk.py
-  on that cluster, its topics and its group; with a Glue schema registry, the reads of
-  infra/schema_registry.py on that registry and its schemas. Nothing else.
+  put objects under the dead-letter prefix; with an SQS or SNS dead-letter destination, send
+  to that queue or publish to that topic (and read its attributes at start-up), put objects
+  under the overflow prefix, and with `dlqKmsKeyArn` use that key to encrypt; with MSK IAM,
+  the cluster actions of infra/msk.py on that cluster, its topics and its group; with a Glue
+  schema registry, the reads of infra/schema_registry.py on that registry and its schemas.
+  Nothing else.
 """
 
 from __future__ import annotations
@@ -132,14 +135,53 @@ def execution_policy(
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
+def dead_letter_message_statements(
+    service: str, arn: str, kms_key_arn: str | None
+) -> list[dict[str, Any]]:
+    """Sending dead letters to one SQS queue or publishing them to one SNS topic; reading its
+    attributes (the bridge checks it at start-up, and reads a queue's message size limit);
+    with a customer managed key, what SQS and SNS need of the sender to encrypt."""
+    if service == "sqs":
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "SendDeadLetters",
+                "Effect": "Allow",
+                "Action": ["sqs:GetQueueAttributes", "sqs:SendMessage"],
+                "Resource": arn,
+            }
+        ]
+    else:
+        statements = [
+            {
+                "Sid": "PublishDeadLetters",
+                "Effect": "Allow",
+                "Action": ["sns:GetTopicAttributes", "sns:Publish"],
+                "Resource": arn,
+            }
+        ]
+    if kms_key_arn is not None:
+        statements.append(
+            {
+                "Sid": "EncryptDeadLetters",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": kms_key_arn,
+            }
+        )
+    return statements
+
+
 def task_policy(
     *,
     function_arn: str,
     dead_letter_objects_arn: str | None,
+    dead_letter_message_statements: Sequence[dict[str, Any]] = (),
     kafka_statements: Sequence[dict[str, Any]] = (),
     schema_registry_statements: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """What the bridge may do; `dead_letter_objects_arn` None: dead letters go to Kafka;
+    """What the bridge may do; `dead_letter_objects_arn` None: dead letters go to Kafka
+    (with an SQS or SNS destination, it is the overflow prefix's objects);
+    `dead_letter_message_statements`: sending to that queue or topic;
     `kafka_statements`: the cluster's own actions, where IAM authorizes them (MSK IAM);
     `schema_registry_statements`: reading a Glue schema registry."""
     statements: list[dict[str, Any]] = [
@@ -166,6 +208,7 @@ def task_policy(
                 "Resource": dead_letter_objects_arn,
             }
         )
+    statements.extend(dead_letter_message_statements)
     statements.extend(kafka_statements)
     statements.extend(schema_registry_statements)
     return {"Version": POLICY_VERSION, "Statement": statements}

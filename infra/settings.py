@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from consumer.errors import ConfigurationError as BridgeConfigurationError
 from consumer.schemas.glue_access import GlueRegistryArn
+from consumer.settings.aws_destinations import AwsDestination
 from consumer.settings.declarations import (
     SettingProblem,
     SettingRuleError,
@@ -31,11 +32,17 @@ from consumer.settings.declarations import (
     stack_declarations,
     to_text,
 )
-from consumer.settings.failures import parse_dlq
+from consumer.settings.failures import parse_dlq, parse_overflow
 from consumer.settings.kafka import SaslMechanism, broker_addresses
 from consumer.settings.large_records import LargeRecordsLocation, parse_large_records
 from consumer.settings.model import BridgeSettings, env_name, load_settings
-from infra.dead_letters import DeadLetterTarget, KafkaTopic, S3Location, normalize_prefix
+from infra.dead_letters import (
+    DeadLetterTarget,
+    KafkaTopic,
+    MessageDestination,
+    S3Location,
+    normalize_prefix,
+)
 from infra.fargate import FARGATE_MEMORY_MIB_BY_CPU, MAX_STOP_TIMEOUT_S, describe_memory_choices
 from infra.iam import check_function_name
 from infra.msk import MskCluster
@@ -59,6 +66,8 @@ LOG_RETENTION_DAYS: Final = (
 STOP_TIMEOUT_MARGIN_S: Final = 10
 # The bridge's dead-letter variable: the stack gives it the bucket it creates, if it creates one.
 DLQ_VARIABLE: Final = env_name("dlq")
+# With an SQS or SNS DLQ: its overflow location, the stack's bucket unless the stack names one.
+DLQ_OVERFLOW_VARIABLE: Final = env_name("dlq_overflow")
 # Stands in for the bucket the stack creates while the bridge's settings are validated.
 STACK_BUCKET_PLACEHOLDER: Final = "the-stacks-dead-letter-bucket"
 LARGE_RECORDS_VARIABLE: Final = env_name("large_records")
@@ -79,7 +88,10 @@ class InfraSettings(BaseModel):
     # Dead letters (the bucket the stack creates when `dlq` is empty)
     dlq_prefix: str = setting(
         "dead-letters/",
-        doc="Key prefix of dead letters in the stack's bucket; the task may write only under it.",
+        doc=(
+            "Key prefix of dead letters in the stack's bucket (with an SQS or SNS dlq, of those "
+            "too large for a message); the task may write only under it."
+        ),
         stack="dlqPrefix",
     )
     dlq_force_destroy: bool = setting(
@@ -95,6 +107,17 @@ class InfraSettings(BaseModel):
         ge=1,
         doc="Days a dead letter is kept in the stack's bucket before it expires.",
         stack="dlqRetentionDays",
+    )
+    dlq_kms_key_arn: str | None = setting(
+        None,
+        doc=(
+            "With an SQS or SNS dlq encrypted with a customer managed key: that key's ARN; the "
+            "task may use it (kms:GenerateDataKey, kms:Decrypt) to send dead letters. Empty: "
+            "the queue or topic is unencrypted or uses the AWS managed key."
+        ),
+        stack="dlqKmsKeyArn",
+        pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$",
+        example="arn:aws:kms:<region>:<account>:key/<key id>",
     )
     # Claim checks (the bucket the stack creates when `largeRecordsBucket` is true)
     large_records_bucket: bool = setting(
@@ -441,8 +464,11 @@ class StackSettings:
 
         variables = {d.env: to_text(given[d.field]) for d in plain if given[d.field] is not None}
         stand_ins = {d.env: SECRET_PLACEHOLDER for d in BRIDGE_KEYS if d.field in set_secrets}
+        stack_bucket = S3Location(STACK_BUCKET_PLACEHOLDER, infra.dlq_prefix).uri
         if DLQ_VARIABLE not in variables:
-            stand_ins[DLQ_VARIABLE] = S3Location(STACK_BUCKET_PLACEHOLDER, infra.dlq_prefix).uri
+            stand_ins[DLQ_VARIABLE] = stack_bucket
+        elif DLQ_OVERFLOW_VARIABLE not in variables and _names_a_message_service(given["dlq"]):
+            stand_ins[DLQ_OVERFLOW_VARIABLE] = stack_bucket
         if infra.large_records_bucket:
             if LARGE_RECORDS_VARIABLE in variables:
                 problem = SettingProblem(
@@ -461,7 +487,7 @@ class StackSettings:
             raise configuration_error(
                 invalid.problems, BRIDGE_KEYS, given, worded_in_variables=True
             ) from None
-        target = _deployable(bridge, given)
+        target = _deployable(bridge, given, infra)
         msk_cluster = _msk_cluster(infra, bridge)
         # What the container gets: what the stack set, less the bridge's own defaults.
         chosen = {
@@ -470,6 +496,7 @@ class StackSettings:
             if d.env in variables and getattr(bridge, d.field) != d.default
         }
         chosen.pop(DLQ_VARIABLE, None)  # the component adds the location it deploys
+        chosen.pop(DLQ_OVERFLOW_VARIABLE, None)  # and its overflow
         return cls(infra, bridge, chosen, set_secrets, target, msk_cluster)
 
 
@@ -483,7 +510,16 @@ def _validated_infra(values: dict[str, Any]) -> InfraSettings:
         ) from None
 
 
-def _deployable(bridge: BridgeSettings, given: Mapping[str, Any]) -> DeadLetterTarget | None:
+def _names_a_message_service(dlq: str) -> bool:
+    try:
+        return parse_dlq(dlq).scheme in ("sqs", "sns")
+    except ValueError:
+        return False  # the bridge's own check words it
+
+
+def _deployable(
+    bridge: BridgeSettings, given: Mapping[str, Any], infra: InfraSettings
+) -> DeadLetterTarget | None:
     """What the infrastructure itself needs of the bridge's settings beyond the bridge's own
     rules: a function IAM can name, a registry port the security group can open, and a
     dead-letter target ECS can write to."""
@@ -500,17 +536,40 @@ def _deployable(bridge: BridgeSettings, given: Mapping[str, Any]) -> DeadLetterT
             raise configuration_error(
                 [problem], BRIDGE_KEYS, given, worded_in_variables=True
             ) from None
-    if given.get("dlq") is None:
+    location = None if given.get("dlq") is None else parse_dlq(given["dlq"])
+    if infra.dlq_kms_key_arn is not None and (location is None or location.aws is None):
+        problem = SettingProblem(
+            "dlq_kms_key_arn", "rule", "dlqKmsKeyArn is used only with an SQS or SNS dlq"
+        )
+        raise configuration_error([problem], INFRA_KEYS, {}, worded_in_variables=False)
+    if location is None:
         return None
-    location = parse_dlq(given["dlq"])
     if location.scheme == "s3":
         return S3Location(location.target, location.prefix)
     if location.scheme == "kafka":
         return KafkaTopic(location.target)
+    if location.aws is not None:
+        return _message_destination(location.aws, given)
     problem = SettingProblem(
         "dlq", "invalid", "a file:// directory is for local runs; use s3:// or kafka://"
     )
     raise configuration_error([problem], BRIDGE_KEYS, given, worded_in_variables=True)
+
+
+def _message_destination(aws: AwsDestination, given: Mapping[str, Any]) -> MessageDestination:
+    if aws.custom_endpoint:  # IAM needs the queue's ARN, which such a URL does not tell
+        problem = SettingProblem(
+            "dlq",
+            "invalid",
+            "a queue URL of a custom endpoint is for local runs; give the queue's ARN or its "
+            "https://sqs.<region>.amazonaws.com/<account>/<queue> URL",
+        )
+        raise configuration_error([problem], BRIDGE_KEYS, given, worded_in_variables=True)
+    overflow = None
+    if given.get("dlq_overflow") is not None:
+        parsed = parse_overflow(given["dlq_overflow"])
+        overflow = S3Location(parsed.target, parsed.prefix)
+    return MessageDestination(aws.service, aws.arn, given["dlq"], overflow)
 
 
 def _msk_cluster(infra: InfraSettings, bridge: BridgeSettings) -> MskCluster | None:

@@ -10,6 +10,10 @@ with zero-padded numbers so keys sort by topic, partition and offset, and a writ
 two tasks that both dead-letter a redelivered record never overwrite each other.
 Kafka: the record as it was (key, value, headers) with the error added as headers.
 File (local runs): the S3 document and key layout, under a directory instead of a bucket.
+SQS queue or SNS topic: one message per record, the S3 document when it fits, else a pointer
+to the whole document in DLQ_OVERFLOW (message_dead_letters.py, letter_messages.py).
+
+The document and the S3 key layout are letters.py's, re-exported here.
 """
 
 from __future__ import annotations
@@ -21,87 +25,42 @@ import os
 import uuid
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote
 
 from aiobotocore.config import AioConfig
 from aiokafka import AIOKafkaProducer
 
 from consumer.aws_lambda.aws_clients import open_client
 from consumer.errors import ConfigurationError
-from consumer.kafka.connection import producer_arguments
-from consumer.records import (
-    NO_TIMESTAMP_TYPE,
-    TIMESTAMP_TYPE_NAMES,
-    KafkaRecord,
-    header_name_bytes,
+from consumer.failures.letters import (
+    MAX_ERROR_MESSAGE_CHARS,
+    DeadLetter,
+    dead_letter_document,
+    iso_time,
+    s3_key,
+    topic_segment,
 )
+from consumer.failures.message_dead_letters import open_message_dead_letters
+from consumer.kafka.connection import producer_arguments
+from consumer.records import header_name_bytes
 from consumer.settings.failures import DlqLocation, parse_dlq
 from consumer.settings.model import BridgeSettings
 
-MAX_ERROR_MESSAGE_CHARS = 1000
+__all__ = [
+    "DeadLetter",
+    "DeadLetterSink",
+    "FileDeadLetters",
+    "KafkaDeadLetters",
+    "S3DeadLetters",
+    "dead_letter_document",
+    "open_dead_letters",
+    "s3_key",
+    "topic_segment",
+]
+
 HEADER_PREFIX = "dlq."
 ESCAPED_HEADER_NAME = f"{HEADER_PREFIX}header-name-base64."
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    record: KafkaRecord
-    error_type: str
-    error_message: str
-    attempts: int
-    first_attempt_at: float  # epoch seconds
-    last_attempt_at: float
-
-
-def _iso(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds")
-
-
-def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode()
-
-
-def dead_letter_document(
-    letter: DeadLetter, function_name: str, payload_format: str, bootstrap_servers: str
-) -> dict[str, Any]:
-    """The JSON document of one dead letter (S3, file); `redrive` reads it back, and with
-    "bootstrapServers" it writes the native event again without the Kafka settings."""
-    record = letter.record
-    return {
-        "record": {
-            "topic": record.topic,
-            "partition": record.partition,
-            "offset": record.offset,
-            "timestamp": record.timestamp,
-            # Named as the native event names it; redrive reads the name (and older files' int).
-            "timestampType": TIMESTAMP_TYPE_NAMES.get(record.timestamp_type, NO_TIMESTAMP_TYPE),
-            "key": _b64(record.key),
-            "value": _b64(record.value),
-            "headers": [_header_entry(name, value) for name, value in record.headers],
-        },
-        "error": {
-            "type": letter.error_type,
-            "message": letter.error_message[:MAX_ERROR_MESSAGE_CHARS],
-        },
-        "attempts": letter.attempts,
-        "firstAttemptAt": _iso(letter.first_attempt_at),
-        "lastAttemptAt": _iso(letter.last_attempt_at),
-        "functionName": function_name,
-        "payloadFormat": payload_format,
-        "bootstrapServers": bootstrap_servers,
-    }
-
-
-def _header_entry(name: str, value: bytes | None) -> dict[str, str | None]:
-    """A header in the document: a name that is not UTF-8 as its bytes, in base64."""
-    name_bytes = header_name_bytes(name)
-    if name_bytes is not None:
-        return {"keyBase64": base64.b64encode(name_bytes).decode(), "value": _b64(value)}
-    return {"key": name, "value": _b64(value)}
 
 
 def kafka_header_name(name: str) -> str:
@@ -121,26 +80,6 @@ def original_header_name(name: str) -> str | None:
     return name_bytes.decode("utf-8", "surrogateescape")
 
 
-def s3_key(prefix: str, record: KafkaRecord, writer_id: str) -> str:
-    topic = topic_segment(record.topic)
-    return f"{prefix}{topic}/{record.partition:05d}/{record.offset:020d}-{writer_id}.json"
-
-
-# Names a topic's segment never takes: a file path's own, and where redrive moves letters.
-_RESERVED_SEGMENTS = frozenset({".", "..", "redriven"})
-
-
-def topic_segment(topic: str) -> str:
-    """A topic's name as one segment of a key or path, the same as the name for every topic
-    Apache Kafka accepts ([a-zA-Z0-9._-]). Other brokers accept any name: a character that
-    could leave the directory ("/") or confuse a reader is percent-encoded, and so is the first
-    character of a name that is itself special (".", "..", "redriven")."""
-    segment = quote(topic, safe="")
-    if segment in _RESERVED_SEGMENTS:
-        segment = f"%{ord(segment[0]):02X}{segment[1:]}"
-    return segment
-
-
 def dead_letter_headers(letter: DeadLetter, function_name: str) -> list[tuple[str, bytes]]:
     """The original headers, then the error and origin under `dlq.` names."""
     record = letter.record
@@ -148,8 +87,8 @@ def dead_letter_headers(letter: DeadLetter, function_name: str) -> list[tuple[st
         "error.type": letter.error_type,
         "error.message": letter.error_message[:MAX_ERROR_MESSAGE_CHARS],
         "attempts": str(letter.attempts),
-        "first.attempt.at": _iso(letter.first_attempt_at),
-        "last.attempt.at": _iso(letter.last_attempt_at),
+        "first.attempt.at": iso_time(letter.first_attempt_at),
+        "last.attempt.at": iso_time(letter.last_attempt_at),
         "function.name": function_name,
         "source.topic": record.topic,
         "source.partition": str(record.partition),
@@ -306,6 +245,8 @@ async def open_dead_letters(
         return S3DeadLetters(client, location, settings)
     if location.scheme == "file":
         return open_file_dead_letters(location, settings)
+    if location.scheme in ("sqs", "sns"):
+        return await open_message_dead_letters(location, settings, resources)
     producer = AIOKafkaProducer(**producer_arguments(settings))
     await producer.start()
     resources.push_async_callback(producer.stop)

@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import functools
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,12 +46,18 @@ from consumer.kafka.connection import client_arguments, consumer_arguments
 from consumer.operations.logs import configure_logging
 from consumer.payloads.encoders import UndecodedRefusingEncoder, encoder_for
 from consumer.records import (
-    TIMESTAMP_TYPE_NAMES,
     KafkaRecord,
     RecordEncoder,
     UndeliverableRecord,
     unreadable_reason,
 )
+from consumer.redrive.letters import (
+    Candidate,
+    Selection,
+    Unreadable,
+    read_letter,
+)
+from consumer.redrive.queue_source import open_queue_source
 from consumer.schemas.record_decoding import RecordDecoding
 from consumer.schemas.setup import open_schema_decoding
 from consumer.settings.failures import DlqLocation, parse_dlq
@@ -65,41 +69,8 @@ _NO_DLQ = (
     "DLQ is not set: redrive reads the dead letters it names (s3://bucket/prefix, "
     "file://directory or kafka://topic). Run it with the bridge's own environment."
 )
+DEFAULT_WAIT_S = 5  # an SQS DLQ: a receive that waited this long and brought nothing ends it
 _TRANSIENT_ATTEMPTS = 5  # throttles and 5xx are retried this often before a record is reported
-
-
-@dataclass(frozen=True)
-class Selection:
-    since: datetime | None
-    until: datetime | None
-    partitions: frozenset[int]
-
-    def takes(self, record: KafkaRecord, dead_lettered_at: datetime | None) -> bool:
-        if self.partitions and record.partition not in self.partitions:
-            return False
-        if dead_lettered_at is None:
-            return self.since is None and self.until is None
-        if self.since is not None and dead_lettered_at < self.since:
-            return False
-        return self.until is None or dead_lettered_at <= self.until
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One dead letter to send again, and how to mark it done where it is stored."""
-
-    record: KafkaRecord
-    where: str  # the S3 key or topic-partition@offset, for the report
-    settle: Callable[[], Awaitable[None]]
-    bootstrap_servers: str | None = None  # as the dead letter names them (S3, file)
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """A stored dead letter that cannot be read: reported, counted as failed, left in place."""
-
-    where: str
-    reason: str
 
 
 class Redrive:
@@ -196,46 +167,6 @@ def _report(line: dict[str, Any]) -> None:
     print(json.dumps(line), flush=True)
 
 
-def record_from_document(document: dict[str, Any]) -> ConsumerRecord[bytes, bytes]:
-    stored = document["record"]
-
-    def unb64(text: str | None) -> bytes | None:
-        return None if text is None else base64.b64decode(text)
-
-    key, value = unb64(stored["key"]), unb64(stored["value"])
-    return ConsumerRecord(
-        topic=stored["topic"],
-        partition=stored["partition"],
-        offset=stored["offset"],
-        timestamp=stored["timestamp"],
-        timestamp_type=_timestamp_type(stored["timestampType"]),
-        key=key,
-        value=value,
-        checksum=None,
-        serialized_key_size=len(key or b""),
-        serialized_value_size=len(value or b""),
-        headers=[(_header_name(h), unb64(h["value"])) for h in stored["headers"]],
-    )
-
-
-def _header_name(header: dict[str, Any]) -> str:
-    """A header's name as the bridge read it: a name that was not UTF-8 is kept as its bytes."""
-    if "keyBase64" in header:
-        return base64.b64decode(header["keyBase64"]).decode("utf-8", "surrogateescape")
-    name: str = header["key"]
-    return name
-
-
-def _timestamp_type(stored: int | str) -> int:
-    """A dead letter's timestampType: its name, or the int files written before named it."""
-    if isinstance(stored, int):
-        return stored
-    return _TIMESTAMP_TYPES.get(stored, -1)  # -1: none (message format v0)
-
-
-_TIMESTAMP_TYPES = {name: kind for kind, name in TIMESTAMP_TYPE_NAMES.items()}
-
-
 async def s3_candidates(
     client: Any, location: DlqLocation, selection: Selection
 ) -> AsyncIterator[Candidate | Unreadable]:
@@ -247,7 +178,7 @@ async def s3_candidates(
             if key[len(prefix) :].count("/") != 2:
                 continue  # redriven already (four parts), or not a dead letter
             body = await (await client.get_object(Bucket=bucket, Key=key))["Body"].read()
-            read = _read_letter(body, f"s3://{bucket}/{key}")
+            read = read_letter(body, f"s3://{bucket}/{key}")
             if isinstance(read, Unreadable):
                 yield read
                 continue
@@ -285,7 +216,7 @@ async def file_candidates(
 ) -> AsyncIterator[Candidate | Unreadable]:
     root, files = await asyncio.to_thread(_dead_letter_files, location.target)
     for path in files:
-        read = _read_letter(await asyncio.to_thread(path.read_bytes), f"file://{path}")
+        read = read_letter(await asyncio.to_thread(path.read_bytes), f"file://{path}")
         if isinstance(read, Unreadable):
             yield read
             continue
@@ -294,19 +225,6 @@ async def file_candidates(
             continue
         settle = functools.partial(asyncio.to_thread, _move_aside, root, path)
         yield Candidate(record, f"file://{path}", settle, servers)
-
-
-def _read_letter(body: bytes, where: str) -> tuple[KafkaRecord, datetime, str | None] | Unreadable:
-    """A dead letter's record, when it was dead-lettered, and the servers it names; or why it
-    cannot be read (a damaged or foreign file): reported, and the others go on."""
-    try:
-        document = json.loads(body)
-        record = record_from_document(document)
-        dead_lettered_at = datetime.fromisoformat(document["lastAttemptAt"])
-        servers = document.get("bootstrapServers")
-    except Exception as error:  # any damage to a stored letter is that letter's, not the run's
-        return Unreadable(where, f"not a dead letter the bridge wrote ({type(error).__name__})")
-    return record, dead_lettered_at, servers if isinstance(servers, str) else None
 
 
 def _record_from_dead_letter(letter: ConsumerRecord[bytes, bytes]) -> tuple[KafkaRecord, datetime]:
@@ -403,7 +321,13 @@ async def _nothing() -> None:
     pass
 
 
-async def run(settings: BridgeSettings, selection: Selection, dry_run: bool) -> int:
+async def run(
+    settings: BridgeSettings,
+    selection: Selection,
+    dry_run: bool,
+    from_queue: str | None = None,
+    wait_s: int = DEFAULT_WAIT_S,
+) -> int:
     if settings.dlq is None:
         raise ConfigurationError(_NO_DLQ)
     location = parse_dlq(settings.dlq)
@@ -419,6 +343,13 @@ async def run(settings: BridgeSettings, selection: Selection, dry_run: bool) -> 
         elif location.scheme == "file":
             async for candidate in file_candidates(location, selection):
                 await redrive.send_or_report(candidate)
+        elif location.scheme in ("sqs", "sns"):
+            queue = await open_queue_source(settings, location, from_queue, wait_s, resources)
+            try:
+                async for candidate in queue.candidates(selection):
+                    await redrive.send_or_report(candidate)
+            finally:
+                await queue.release_left()
         else:
             client = await open_client(
                 resources, "s3", settings, endpoint_url=settings.s3_endpoint_url
@@ -471,6 +402,12 @@ def _moment(text: str) -> datetime:
     return moment
 
 
+def _wait_seconds(text: str) -> int:
+    if not text.isdigit() or int(text) > 20:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole seconds from 0 to 20")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m consumer.redrive",
@@ -490,6 +427,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--partition", type=int, action="append", default=[], help="source partition (repeat)"
     )
+    parser.add_argument(
+        "--from-queue",
+        metavar="QUEUE",
+        help="an SNS DLQ: the SQS queue (URL or ARN) subscribed to its topic, to read from",
+    )
+    parser.add_argument(
+        "--wait-seconds",
+        type=_wait_seconds,
+        default=DEFAULT_WAIT_S,
+        help=f"an SQS queue: the long poll (0-20 s) whose empty answer ends the run "
+        f"(default {DEFAULT_WAIT_S})",
+    )
     options = parser.parse_args(argv)
     configure_logging("WARNING")
     selection = Selection(options.since, options.until, frozenset(options.partition))
@@ -499,7 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(_without_kafka_if_unread(os.environ))
         configure_logging("WARNING", settings.secret_values)
-        return asyncio.run(run(settings, selection, options.dry_run))
+        return asyncio.run(
+            run(settings, selection, options.dry_run, options.from_queue, options.wait_seconds)
+        )
     except BridgeError as error:
         logging.getLogger("consumer.redrive").error(str(error))
         return error.exit_code

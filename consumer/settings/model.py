@@ -27,7 +27,7 @@ from consumer.settings.aws_lambda import InvocationType, LambdaSettings
 from consumer.settings.declarations import SettingProblem, SettingRuleError, declarations, problems
 from consumer.settings.decoding import DecodingSettings
 from consumer.settings.delivery import DeliverySettings
-from consumer.settings.failures import FailureSettings, OnFailure, parse_dlq
+from consumer.settings.failures import FailureSettings, OnFailure, parse_dlq, parse_overflow
 from consumer.settings.kafka import AT_TIMESTAMP, KafkaSettings
 from consumer.settings.large_records import LargeRecordSettings
 from consumer.settings.operations import OperationsSettings
@@ -74,11 +74,7 @@ class BridgeSettings(
                 "KAFKA_STARTING_POSITION_TIMESTAMP goes with KAFKA_STARTING_POSITION=AT_TIMESTAMP,"
                 " and only with it",
             )
-        if self.dlq is not None:
-            try:
-                parse_dlq(self.dlq)
-            except ValueError as bad:
-                raise SettingRuleError("dlq", str(bad)) from None
+        self._check_dead_letters()
         if self.on_failure is OnFailure.DLQ and self.dlq is None:
             raise SettingRuleError(
                 "dlq", "ON_FAILURE=dlq needs DLQ (s3://bucket/prefix, kafka://topic or file://dir)"
@@ -127,6 +123,31 @@ class BridgeSettings(
                     f"invocation returns no answer and no error to produce. Unset {variable} "
                     "or invoke with RequestResponse",
                 )
+
+    def _check_dead_letters(self) -> None:
+        scheme = None
+        if self.dlq is not None:
+            try:
+                scheme = parse_dlq(self.dlq).scheme
+            except ValueError as bad:
+                raise SettingRuleError("dlq", str(bad)) from None
+        messages = scheme in ("sqs", "sns")
+        if self.dlq_overflow is None:
+            if messages:  # a record of unknown size might fit no message: refused now, not lost
+                raise SettingRuleError(
+                    "dlq_overflow",
+                    "DLQ_OVERFLOW is required with an SQS or SNS DLQ: set it to "
+                    "s3://bucket/prefix, where a dead letter too large for a message goes",
+                )
+            return
+        if not messages:
+            raise SettingRuleError(
+                "dlq_overflow", "DLQ_OVERFLOW goes with an SQS or SNS DLQ only: unset it"
+            )
+        try:
+            parse_overflow(self.dlq_overflow)
+        except ValueError as bad:
+            raise SettingRuleError("dlq_overflow", str(bad)) from None
 
     @property
     def secret_values(self) -> list[str]:

@@ -15,7 +15,7 @@ def why_no_secret_may_go_to(url: str) -> str | None:
         return "it has credentials in it, which would show wherever the URL is shown"
     if parts.scheme == "https":
         return None
-    if parts.scheme == "http" and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and is_loopback(parts.hostname):
         return None
     return (
         "it is not https://, so the secret would travel in clear (http:// is taken only for a "
@@ -23,7 +23,7 @@ def why_no_secret_may_go_to(url: str) -> str | None:
     )
 
 
-def _is_loopback(host: str | None) -> bool:
+def is_loopback(host: str | None) -> bool:
     if host is None:
         return False
     if host == "localhost":

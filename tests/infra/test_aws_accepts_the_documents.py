@@ -13,7 +13,16 @@ import pytest
 from tests.support.moto_fixtures import MotoServer
 from tests.support.pulumi_program import MINIMAL_CONFIG, Deployment, deploy, deploy_stack_file
 
-CASES = ["staging", "prod", "minimal", "glue registry", "confluent registry"]
+CASES = [
+    "staging",
+    "prod",
+    "minimal",
+    "glue registry",
+    "confluent registry",
+    "sqs dead letters",
+    "sns dead letters",
+]
+_DLQ_KEY = f"arn:aws:kms:us-east-1:{'1' * 12}:key/0f0e0d0c-0b0a-0908-0706-050403020100"
 # Stacks beside the files: each schema registry adds statements or secrets of its own.
 STACKS: dict[str, tuple[dict[str, object], dict[str, str]]] = {
     "minimal": (MINIMAL_CONFIG, {}),
@@ -22,6 +31,19 @@ STACKS: dict[str, tuple[dict[str, object], dict[str, str]]] = {
             **MINIMAL_CONFIG,
             "glueSchemaRegistryArn": f"arn:aws:glue:us-east-1:{'1' * 12}:registry/r",
         },
+        {},
+    ),
+    "sqs dead letters": (
+        {
+            **MINIMAL_CONFIG,
+            "dlq": f"arn:aws:sqs:us-east-1:{'1' * 12}:dead-letters.fifo",
+            "dlqOverflow": "s3://big-letters/bridge/",
+            "dlqKmsKeyArn": _DLQ_KEY,
+        },
+        {},
+    ),
+    "sns dead letters": (
+        {**MINIMAL_CONFIG, "dlq": f"arn:aws:sns:us-east-1:{'1' * 12}:dead-letters"},
         {},
     ),
     "confluent registry": (

@@ -51,6 +51,7 @@ TEXT_SAMPLES: dict[str, str] = {
     "dlq": "kafka://failed-records",
     "responseTopic": "kafka://answers",
     "errorTopic": "kafka://b-1.other.example.com:9094/function-errors",
+    "dlqOverflow": "s3://big-letters/bridge/",
     "schemaRegistryUrl": "https://psrc-0abc.us-east-2.aws.confluent.cloud",
     "schemaRegistryKey": "REGISTRYAPIKEY",
     "glueSchemaRegistryArn": "arn:aws:glue:us-east-1:123456789012:registry/orders",
@@ -76,6 +77,7 @@ COMPANIONS: dict[str, dict[str, object]] = {
     "schemaDecode": _REGISTRY,
     "schemaRecordFormat": _REGISTRY,
     "largeRecordsKmsKeyArn": {"largeRecords": "s3://claim-checks/records/"},
+    "dlqOverflow": {"dlq": "arn:aws:sqs:us-east-1:123456789012:dead-letters"},
 }
 # Every secret setting, valid together: SASL_SSL with OAUTHBEARER, and a client certificate.
 PLAIN_KEYS = [d for d in BRIDGE_KEYS if not d.secret]

@@ -30,7 +30,8 @@ from consumer.failures.dead_letters import (
 )
 from consumer.local import FunctionSpec, LocalLambda
 from consumer.local.summary import dead_letter_files_of
-from consumer.redrive.run import Selection, record_from_document
+from consumer.redrive.letters import record_from_document
+from consumer.redrive.run import Selection
 from consumer.redrive.run import run as redrive
 from consumer.settings.failures import DlqLocation, parse_dlq
 from consumer.settings.model import load_settings
@@ -106,9 +107,10 @@ def test_a_file_dlq_names_an_absolute_or_a_relative_directory(dlq: str, director
 def test_a_file_dlq_without_a_directory_is_refused_with_the_accepted_forms() -> None:
     with pytest.raises(ConfigurationError) as refused:
         load_settings({**REQUIRED, "DLQ": "file://"})
-    assert "DLQ='file://' is not s3://bucket/prefix, kafka://topic or file://directory" in str(
-        refused.value
-    )
+    message = str(refused.value)
+    assert "DLQ='file://' is not s3://bucket/prefix, kafka://topic, file://directory" in message
+    assert "an SQS queue (arn:aws:sqs:" in message
+    assert "an SNS topic (arn:aws:sns:" in message
 
 
 async def test_a_relative_file_dlq_writes_the_s3_document_under_the_working_directory(
