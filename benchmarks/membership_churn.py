@@ -35,7 +35,13 @@ from benchmarks.contenders import Contender
 from benchmarks.environment import Environment
 from benchmarks.measure import sample_process
 from benchmarks.receiver import Receiver, record_id
-from benchmarks.run import ContenderFailed, RunOptions, RunResult, contender_environment
+from benchmarks.run import (
+    ContenderFailed,
+    RunOptions,
+    RunResult,
+    contender_environment,
+    run_tag,
+)
 from benchmarks.scenarios import Membership, Scenario
 from consumer.local import Invocation
 from consumer.local.broker_process import log_tail, start_broker_process
@@ -140,7 +146,7 @@ async def run_membership(
     membership = scenario.membership
     if membership is None:
         raise ValueError(f"{scenario.name} has no membership schedule")
-    tag = f"{scenario.slug}-{contender.name.replace('+', '-')}"
+    tag = run_tag(scenario, contender)
     topic = f"bench-{tag}-{uuid.uuid4().hex[:6]}"
     await env.create_topic(topic, scenario.workload.partitions)
     try:

@@ -28,6 +28,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -133,7 +134,7 @@ async def run_contender(
 ) -> RunResult:
     """Measures one contender; `live_rate` is the live phase's records/s (default: half the
     rate this contender reached)."""
-    tag = f"{scenario.slug}-{contender.name.replace('+', '-')}"
+    tag = run_tag(scenario, contender)
     topic = f"bench-{tag}-{uuid.uuid4().hex[:6]}"
     await env.create_topic(topic, scenario.workload.partitions)
     if contender.answers:
@@ -396,6 +397,12 @@ def contender_environment(
 def answer_topic_of(topic: str) -> str:
     """Where a run's answers go, with contender `bridge+answers`."""
     return f"{topic}-answers"
+
+
+def run_tag(scenario: Scenario, contender: Contender) -> str:
+    """A run's name in its topic, group and function: Kafka and Lambda take only letters,
+    digits and '-' from a contender's name (`bridge+answers`, `bridge@<commit>`)."""
+    return f"{scenario.slug}-{re.sub('[^A-Za-z0-9-]', '-', contender.name)}"
 
 
 def group_of(topic: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -15,7 +16,10 @@ from benchmarks.baseline_commit import (
     resolved,
     with_baseline,
 )
+from benchmarks.contenders import Contender
+from benchmarks.run import run_tag
 from benchmarks.scenarios import QUICK, scenarios
+from tests.support.kafka_fixtures import KafkaUnderTest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,3 +70,18 @@ def test_the_baseline_runs_right_after_the_bridge_and_not_in_membership_changes(
     assert contenders["S2"][:2] == ("bridge", "bridge@abc1234")
     assert contenders["S9"] == ("bridge", "bridge@abc1234", "bridge+answers")
     assert "bridge@abc1234" not in contenders["S8"]
+
+
+@pytest.mark.parametrize("name", ["bridge", "bridge+answers", "bridge@0f8bf59", "bridge@v1.2_x"])
+def test_a_runs_tag_holds_only_what_kafka_topics_and_lambda_names_take(name: str) -> None:
+    scenario = scenarios(("S1",), QUICK)[0]
+    tag = run_tag(scenario, Contender(name, lambda _run: ["true"], "a stand-in"))
+    assert re.fullmatch("[A-Za-z0-9-]+", tag), tag
+    assert tag.startswith(f"{scenario.slug}-bridge")
+
+
+async def test_a_topic_the_broker_refuses_is_an_error_at_once_not_a_wait(
+    kafka: KafkaUnderTest,
+) -> None:
+    with pytest.raises(ValueError, match="the broker refused topic 'bench-S1-bridge@0f8bf59'"):
+        await kafka.create_topic("bench-S1-bridge@0f8bf59")

@@ -12,6 +12,8 @@ from aiokafka.structs import TopicPartition
 
 from consumer.kafka.group_offsets import read_committed
 
+_TOPIC_ALREADY_EXISTS = 36  # Kafka's error code
+
 
 @dataclass(frozen=True)
 class TestRecord:
@@ -45,7 +47,7 @@ class KafkaTestClient:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
         try:
-            await admin.create_topics(
+            answer = await admin.create_topics(
                 [
                     NewTopic(
                         name,
@@ -55,6 +57,11 @@ class KafkaTestClient:
                     )
                 ]
             )
+            # The broker answers per topic rather than failing the request: a name it refuses
+            # (say, one with '@') would otherwise end as a wait for leaders that never come.
+            for _topic, code, *message in answer.topic_errors:
+                if code not in (0, _TOPIC_ALREADY_EXISTS):
+                    raise ValueError(f"the broker refused topic {name!r}: {code} {message}")
             await self._wait_for_leaders(admin, name, partitions)
         finally:
             await admin.close()
