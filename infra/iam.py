@@ -10,7 +10,7 @@
   under the overflow prefix, and with `dlqKmsKeyArn` use that key to encrypt; with MSK IAM,
   the cluster actions of infra/msk.py on that cluster, its topics and its group; with a Glue
   schema registry, the reads of infra/schema_registry.py on that registry and its schemas.
-  Nothing else.
+  Nothing else here; claim checks get a policy of their own (infra/large_records.py).
 """
 
 from __future__ import annotations
