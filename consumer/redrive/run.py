@@ -67,7 +67,8 @@ from consumer.settings.usage import settings_help
 REDRIVEN = "redriven/"
 _NO_DLQ = (
     "DLQ is not set: redrive reads the dead letters it names (s3://bucket/prefix, "
-    "file://directory or kafka://topic). Run it with the bridge's own environment."
+    "file://directory, kafka://topic, an SQS queue, or an SNS topic through --from-queue). "
+    "Run it with the bridge's own environment."
 )
 DEFAULT_WAIT_S = 5  # an SQS DLQ: a receive that waited this long and brought nothing ends it
 _TRANSIENT_ATTEMPTS = 5  # throttles and 5xx are retried this often before a record is reported

@@ -89,4 +89,5 @@ def test_redrive_without_dlq_says_so_first() -> None:
     assert answer.returncode == 2
     [line] = [line for line in (answer.stdout + answer.stderr).splitlines() if line.strip()]
     assert "DLQ is not set: redrive reads the dead letters it names" in line
+    assert "an SQS queue, or an SNS topic through --from-queue" in line
     assert "KAFKA_BOOTSTRAP_SERVERS" not in line
