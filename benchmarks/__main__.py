@@ -37,7 +37,7 @@ from benchmarks.baseline_commit import (
 )
 from benchmarks.benthos.build import BenthosUnavailable, ensure_built
 from benchmarks.churn_timeline import ChurnFigures
-from benchmarks.contenders import BENTHOS, CONTENDERS
+from benchmarks.contenders import BENTHOS, BENTHOS_DEFAULTS, CONTENDERS
 from benchmarks.environment import started_environment
 from benchmarks.membership_churn import run_membership
 from benchmarks.report import document, machine, render, write_json
@@ -110,14 +110,15 @@ def with_benthos_built(
 ) -> list[Scenario]:
     """Builds Benthos once, if a chosen scenario runs it. Where it cannot be built (no Go, no
     module proxy), one line says so and every other contender runs."""
-    if not any(BENTHOS.name in s.contenders for s in chosen):
+    benthos = {BENTHOS.name, BENTHOS_DEFAULTS.name}
+    if not any(benthos & set(s.contenders) for s in chosen):
         return chosen
     try:
         build()
     except BenthosUnavailable as why:
         print(f"Benthos is not measured: {why}", file=sys.stderr, flush=True)
         kept = [
-            replace(s, contenders=tuple(c for c in s.contenders if c != BENTHOS.name))
+            replace(s, contenders=tuple(c for c in s.contenders if c not in benthos))
             for s in chosen
         ]
         return [s for s in kept if s.contenders]

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.benthos.command import benthos_command
+from benchmarks.benthos.command import benthos_command, benthos_defaults_command
 from benchmarks.scenarios import Scenario
 
 Command = Callable[[Scenario, Mapping[str, str], Path], list[str]]
@@ -72,6 +72,13 @@ BENTHOS = Contender(
     benthos_command,
     "Benthos v4.27: kafka_franz, the legacy record, aws_lambda, reject_errored",
 )
+BENTHOS_DEFAULTS = Contender(
+    "benthos-defaults",
+    benthos_defaults_command,
+    "Benthos v4.27 as a user first runs it: kafka_franz, aws_lambda, drop; its defaults",
+    # One record per invocation, two at a time: a backlog would take it hours.
+    measured_briefly=True,
+)
 SEQUENTIAL = Contender(
     "sequential",
     python_module("benchmarks.baselines.sequential"),
@@ -98,6 +105,7 @@ CONTENDERS = {
         BRIDGE_LEGACY,
         BRIDGE_ANSWERS,
         BENTHOS,
+        BENTHOS_DEFAULTS,
         SEQUENTIAL,
         FIRE_AND_FORGET,
         CLIENT_FLOOR,

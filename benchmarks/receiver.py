@@ -1,13 +1,14 @@
 """The benchmark's function: what it was given, seen from the handler.
 
 `Receiver` is a coroutine handler for the local Lambda (no thread per invocation). It reads
-both payloads the contenders send — the bridge's `native` event and the `legacy` JSON array
-of the baselines — and notes each record's (partition, offset), so lost records and
-duplicates are counted where they matter: at the function. End-to-end latency is the
-handler's clock minus the time the driver produced the record, for records at or past
-`live_from` (the ones produced while the contender was running; a preloaded record's age is
-the backlog's). The driver's own clock, not the record's timestamp, because a contender may
-pass that on in whole seconds (Benthos v4.27 does).
+the payloads the contenders send — the bridge's `native` event, the `legacy` JSON array of
+the baselines, and a record's bare value (Benthos with its defaults) — and notes each
+record's (partition, offset), so lost records and duplicates are counted where they matter:
+at the function. End-to-end latency is the handler's clock minus the time the driver
+produced the record, for records at or past `live_from` (the ones produced while the
+contender was running; a preloaded record's age is the backlog's). The driver's own clock,
+not the record's timestamp, because a contender may pass that on in whole seconds (Benthos
+v4.27 does).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from benchmarks.workload import Workload
 from consumer.local import Invocation, Outcome
 
 _OFFSET_BITS = 40  # (partition, offset) packed in one int: cheaper to hash and hold than a tuple
@@ -27,10 +29,15 @@ def record_id(partition: int, offset: int) -> int:
     return (partition << _OFFSET_BITS) | offset
 
 
-def records_of(event: Any) -> Iterator[Mapping[str, Any]]:
-    """The records of a native event ({"records": {"<topic>-<p>": [...]}}) or a legacy array."""
+def records_of(event: Any, workload: Workload | None = None) -> Iterator[Mapping[str, Any]]:
+    """The records of a native event ({"records": {"<topic>-<p>": [...]}}), a legacy array, or
+    (with the run's `workload`) one bare value, as Benthos with its defaults sends a record."""
     if isinstance(event, list):
         yield from event
+        return
+    if workload is not None and "records" not in event and "seq" in event:
+        partition, offset = workload.locate(event["seq"])
+        yield {"partition": partition, "offset": offset}
         return
     for records in event["records"].values():
         yield from records
@@ -44,9 +51,10 @@ class Receiver:
     is set once `len(seen) >= target`.
     """
 
-    def __init__(self, per_record_results: bool = False) -> None:
+    def __init__(self, per_record_results: bool = False, workload: Workload | None = None) -> None:
         # Answer {"results": [{"itemIdentifier": "<offset>", "value": "ok"}, ...]} (S9).
         self._per_record_results = per_record_results
+        self._workload = workload  # where a bare value's record is (benthos-defaults)
         self.deliveries = 0
         self.invocations = 0
         self.seen: set[int] = set()
@@ -77,7 +85,7 @@ class Receiver:
         now_ms = time.time() * 1000
         seen, live_from, latencies = self.seen, self.live_from, self.latencies_ms
         count = 0
-        for record in records_of(event):
+        for record in records_of(event, self._workload):
             partition, offset = record["partition"], record["offset"]
             seen.add(record_id(partition, offset))
             count += 1

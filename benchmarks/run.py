@@ -168,7 +168,7 @@ class _Run:
         self.env, self.scenario, self.contender, self.options = env, scenario, contender, options
         self.tag, self.topic, self.group = tag, topic, group_of(topic)
         self.ends = ends  # partition -> end offset of the preloaded records
-        self.receiver = Receiver(scenario.per_record_results)
+        self.receiver = Receiver(scenario.per_record_results, scenario.workload)
         self.log_path = options.work_dir / f"{tag}.log"
 
     async def measure(self, live_rate: float | None) -> RunResult:

@@ -62,6 +62,12 @@ class Workload:
         """The record's kind: the next of KINDS along its partition (while keys ≥ records)."""
         return KINDS[(index // self.partitions) % len(KINDS)]
 
+    def locate(self, index: int) -> tuple[int, int]:
+        """Record `index`'s partition and offset, for a contender that sends the bare value
+        (whose `seq` is the index): loaded in index order, a partition holds every
+        `partitions`-th record. Only while every record has a key of its own."""
+        return self.partition(index), index // self.partitions
+
     def value(self, index: int) -> bytes:
         head = _VALUE_HEAD % (self.key_index(index), index, self.kind(index).encode())
         return head + b"x" * (self.record_bytes - len(head) - len(_VALUE_TAIL)) + _VALUE_TAIL

@@ -99,6 +99,45 @@ def pipeline_config(environment: Mapping[str, str], partitions: int) -> dict[str
     }
 
 
+def defaults_config(environment: Mapping[str, str]) -> dict[str, Any]:
+    """Benthos as its own documentation starts a user off: `kafka_franz` with the brokers,
+    the topic and the group, the `aws_lambda` processor naming the function, and `drop` as
+    the output. Everything else is Benthos' default: no batching (one record per invocation,
+    the record's value as the payload), `pipeline.threads` one per CPU, a checkpoint limit of
+    1024 and a commit every 5 s, and no `reject_errored`, so a failed invoke is committed
+    like a delivered one. Set apart from the defaults only where this machine needs it: the
+    local Lambda's endpoint, region and dummy credentials, its HTTP server off (nothing asks
+    it) and its log at WARN, as the like-for-like row has them."""
+    settings = load_settings(environment)
+    return {
+        "http": {"enabled": False},
+        "logger": {"level": "WARN", "format": "logfmt"},
+        "input": {
+            "kafka_franz": {
+                "seed_brokers": [settings.kafka_bootstrap_servers],
+                "topics": list(settings.kafka_topic or []),
+                "consumer_group": settings.kafka_group_id,
+            }
+        },
+        "pipeline": {
+            "processors": [
+                {
+                    "aws_lambda": {
+                        "function": settings.lambda_function_name,
+                        "region": settings.aws_region or "",
+                        "endpoint": settings.lambda_endpoint_url or "",
+                        "credentials": {
+                            "id": environment.get("AWS_ACCESS_KEY_ID", ""),
+                            "secret": environment.get("AWS_SECRET_ACCESS_KEY", ""),
+                        },
+                    }
+                }
+            ],
+        },
+        "output": {"drop": {}},
+    }
+
+
 def pipeline_yaml(config: Mapping[str, Any]) -> str:
     """The configuration as YAML, the mappings as literal blocks (readable as written)."""
     return yaml.dump(dict(config), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=200)

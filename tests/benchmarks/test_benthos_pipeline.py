@@ -9,7 +9,12 @@ from typing import Any
 import yaml
 
 from benchmarks.benthos.build import binary_path
-from benchmarks.benthos.pipeline import LEGACY_RECORD, pipeline_config, pipeline_yaml
+from benchmarks.benthos.pipeline import (
+    LEGACY_RECORD,
+    defaults_config,
+    pipeline_config,
+    pipeline_yaml,
+)
 from benchmarks.contenders import BENTHOS, CONTENDERS
 from benchmarks.scenarios import QUICK, scenarios
 from consumer.settings.model import load_settings
@@ -107,3 +112,40 @@ def test_the_legacy_bridge_is_the_bridge_with_the_legacy_payload() -> None:
     assert legacy.command(s1, RUN, Path()) == bridge.command(s1, RUN, Path())
     assert legacy.settings == {"PAYLOAD_FORMAT": "legacy"}
     assert load_settings({**RUN, **legacy.settings}).payload_format is PayloadFormat.LEGACY
+
+
+def test_benthos_with_its_defaults_names_only_what_a_user_must_and_the_local_endpoint() -> None:
+    config = defaults_config({**RUN, "BATCH_SIZE": "10", "MAX_IN_FLIGHT_PER_PARTITION": "2"})
+    # Nothing of the bridge's tuning is carried over: no batching, threads, limits or retries.
+    assert config["input"] == {
+        "kafka_franz": {
+            "seed_brokers": ["127.0.0.1:9092"],
+            "topics": ["bench-S1"],
+            "consumer_group": "bench-S1-group",
+        }
+    }
+    assert "threads" not in config["pipeline"]
+    assert config["pipeline"]["processors"] == [
+        {
+            "aws_lambda": {
+                "function": "S1-benthos",
+                "region": "us-east-1",
+                "endpoint": "http://127.0.0.1:9001",
+                "credentials": {"id": "benchmark", "secret": "benchmark"},
+            }
+        }
+    ]
+    assert config["output"] == {"drop": {}}  # no reject_errored: a failed invoke is committed
+
+
+def test_the_defaults_row_runs_the_same_binary_and_is_measured_briefly(tmp_path: Path) -> None:
+    defaults = CONTENDERS["benthos-defaults"]
+    (s1,) = scenarios(("S1",), QUICK)
+    assert "benthos-defaults" in s1.contenders
+    command = defaults.command(s1, {**RUN, **s1.bridge_settings}, tmp_path / "S1-defaults")
+    config = tmp_path / "S1-defaults.benthos.yaml"
+    assert command == [str(binary_path()), "-c", str(config)]
+    assert yaml.safe_load(config.read_text()) == defaults_config({**RUN, **s1.bridge_settings})
+    assert defaults.measured_briefly
+    (s8,) = scenarios(("S8",), QUICK)
+    assert "benthos-defaults" not in s8.contenders  # its few keys: a bare value is not locatable

@@ -7,7 +7,8 @@ import time
 
 from aiokafka.structs import ConsumerRecord
 
-from benchmarks.receiver import Receiver, records_of
+from benchmarks.receiver import Receiver, record_id, records_of
+from benchmarks.workload import Workload
 from consumer.payloads.encoders import LegacyEncoder, NativeEncoder
 
 TOPIC = "bench"
@@ -79,3 +80,22 @@ def test_records_below_the_committed_offsets_are_the_ones_that_count_for_loss() 
     receiver.receive(native_event(1, range(3, 6)))
     # partition 0 committed to 4 (0..3 received), 1 to 6 (3..5 of 0..5), 2 to 2 (none)
     assert receiver.seen_below({0: 4, 1: 6, 2: 2}) == 4 + 3
+
+
+def test_a_bare_value_is_found_at_the_partition_and_offset_its_loading_gave_it() -> None:
+    workload = Workload(partitions=4)
+    # As Environment.load writes them: records in index order, each to its key's partition.
+    offsets: dict[int, int] = {}
+    placed = {}
+    for index in range(40):
+        partition = workload.partition(index)
+        placed[index] = (partition, offsets.get(partition, 0))
+        offsets[partition] = offsets.get(partition, 0) + 1
+    receiver = Receiver(workload=workload)
+    for index in (0, 5, 39, 5):
+        receiver.receive(json.loads(workload.value(index)))
+    assert [
+        (r["partition"], r["offset"]) for r in records_of(json.loads(workload.value(39)), workload)
+    ] == [placed[39]]
+    assert receiver.seen == {record_id(*placed[i]) for i in (0, 5, 39)}
+    assert receiver.deliveries == 4  # the second 5 is a duplicate

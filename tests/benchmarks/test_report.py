@@ -218,7 +218,7 @@ def test_both_bridges_must_spend_at_most_four_fifths_of_benthos_cpu_and_outrun_i
 def test_s7_judges_the_bridge_s_p99_against_l_plus_twenty_ms() -> None:
     made = scenarios(("S7",), QUICK)
     assert made[0].live_rate == 100.0
-    assert made[0].contenders == ("bridge", "bridge-legacy", "benthos")
+    assert made[0].contenders == ("bridge", "bridge-legacy", "benthos", "benthos-defaults")
     results = [
         result("S7", "bridge", live_records=2_000, latency_p50_ms=14.0, latency_p99_ms=29.5),
         result("S7", "benthos", live_records=2_000, latency_p50_ms=120.0, latency_p99_ms=400.0),

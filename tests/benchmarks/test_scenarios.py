@@ -20,7 +20,8 @@ def test_bounds_come_from_the_bridges_own_defaults_and_the_scenarios_settings() 
 def test_every_contender_runs_s1_and_s2_benthos_runs_s4_and_s3_is_the_bridge_twice() -> None:
     made = scenarios(("S1", "S2", "S3", "S4", "S5", "S6"), QUICK, uvloop=True)
     names = [(s.name, s.contenders) for s in made]
-    peers = ("bridge-legacy", "benthos")  # Benthos sends the legacy payload; so does one bridge
+    # Benthos sends the legacy payload, so does one bridge; and Benthos with its defaults
+    peers = ("bridge-legacy", "benthos", "benthos-defaults")
     everyone = ("bridge", "bridge+uvloop", *peers, "sequential", "fire-and-forget")
     assert names == [
         ("S1", everyone),
