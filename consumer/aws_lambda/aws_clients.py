@@ -6,6 +6,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import aioboto3
+from aiobotocore.config import AioConfig
 from botocore.exceptions import NoRegionError
 
 from consumer.errors import ConfigurationError
@@ -16,6 +17,11 @@ _NO_REGION = (
     "profile's region). Set AWS_REGION to the function's region (ECS tasks have it), or give "
     "LAMBDA_FUNCTION_NAME as the function's ARN."
 )
+
+
+# For writes the bridge retries itself, loudly, for as long as it takes (dead letters): one
+# attempt each, so a failure is seen at once rather than after the SDK's own retries.
+ONE_ATTEMPT = AioConfig(retries={"total_max_attempts": 1}, connect_timeout=10)
 
 
 def sdk_region(settings: BridgeSettings) -> str | None:
@@ -34,13 +40,15 @@ async def open_client(
     service: str,
     settings: BridgeSettings,
     session: aioboto3.Session | None = None,
+    region: str | None = None,
     **options: Any,
 ) -> Any:
-    """An aioboto3 client of `service` in the bridge's region, closed with `resources`."""
+    """An aioboto3 client of `service`, closed with `resources`: in `region` (a queue's or
+    topic's own, from its ARN or URL) when given, else in the bridge's."""
     try:
         return await resources.enter_async_context(
             (session or aioboto3.Session()).client(
-                service, region_name=sdk_region(settings), **options
+                service, region_name=region or sdk_region(settings), **options
             )
         )
     except NoRegionError:

@@ -28,10 +28,9 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, Protocol
 
-from aiobotocore.config import AioConfig
 from aiokafka import AIOKafkaProducer
 
-from consumer.aws_lambda.aws_clients import open_client
+from consumer.aws_lambda.aws_clients import ONE_ATTEMPT, open_client
 from consumer.errors import ConfigurationError
 from consumer.failures.letters import (
     MAX_ERROR_MESSAGE_CHARS,
@@ -239,8 +238,7 @@ async def open_dead_letters(
             "s3",
             settings,
             endpoint_url=settings.s3_endpoint_url,
-            # The bridge retries a failed write itself, loudly, for as long as it takes.
-            config=AioConfig(retries={"total_max_attempts": 1}, connect_timeout=10),
+            config=ONE_ATTEMPT,
         )
         return S3DeadLetters(client, location, settings)
     if location.scheme == "file":

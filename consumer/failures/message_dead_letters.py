@@ -20,11 +20,9 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from typing import Any, Protocol
 
-import aioboto3
-from aiobotocore.config import AioConfig
-from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from consumer.aws_lambda.aws_clients import sdk_region
+from consumer.aws_lambda.aws_clients import ONE_ATTEMPT, open_client
 from consumer.errors import ConfigurationError
 from consumer.failures.letter_messages import (
     MIN_MESSAGE_BYTES,
@@ -38,8 +36,6 @@ from consumer.settings.aws_destinations import AwsDestination
 from consumer.settings.failures import DlqLocation, parse_overflow
 from consumer.settings.model import BridgeSettings
 
-# The bridge retries a failed write itself, loudly, for as long as it takes.
-_ONE_ATTEMPT = AioConfig(retries={"total_max_attempts": 1}, connect_timeout=10)
 _LetterId = tuple[str, int, int]  # topic, partition, offset
 
 
@@ -186,47 +182,32 @@ async def open_message_dead_letters(
     assert destination is not None, "an SQS or SNS DLQ"
     assert settings.dlq_overflow is not None, "required with one, by the settings"
     overflow = parse_overflow(settings.dlq_overflow)
-    s3 = await open_destination_client(resources, "s3", settings, "", settings.s3_endpoint_url)
+    s3 = await open_client(
+        resources, "s3", settings, endpoint_url=settings.s3_endpoint_url, config=ONE_ATTEMPT
+    )
     publisher: Publisher
     if destination.service == "sqs":
-        endpoint = settings.sqs_endpoint_url or destination.endpoint_url
-        sqs = await open_destination_client(
-            resources, "sqs", settings, destination.region, endpoint
+        sqs = await open_client(
+            resources,
+            "sqs",
+            settings,
+            region=destination.region,
+            endpoint_url=settings.sqs_endpoint_url or destination.endpoint_url,
+            config=ONE_ATTEMPT,
         )
         publisher = SqsPublisher(sqs, destination, await _queue_limit(sqs, destination))
     else:
-        endpoint = settings.sns_endpoint_url
-        sns = await open_destination_client(
-            resources, "sns", settings, destination.region, endpoint
+        sns = await open_client(
+            resources,
+            "sns",
+            settings,
+            region=destination.region,
+            endpoint_url=settings.sns_endpoint_url,
+            config=ONE_ATTEMPT,
         )
         await _check_topic(sns, destination)
         publisher = SnsPublisher(sns, destination)
     return MessageDeadLetters(publisher, destination.fifo, s3, overflow, settings)
-
-
-async def open_destination_client(
-    resources: AsyncExitStack,
-    service: str,
-    settings: BridgeSettings,
-    region: str,
-    endpoint_url: str | None,
-    config: AioConfig | None = _ONE_ATTEMPT,
-) -> Any:
-    """A client in the queue's or topic's own region (its ARN's), else the bridge's."""
-    try:
-        return await resources.enter_async_context(
-            aioboto3.Session().client(
-                service,
-                region_name=region or sdk_region(settings),
-                endpoint_url=endpoint_url,
-                config=config,
-            )
-        )
-    except NoRegionError:
-        raise ConfigurationError(
-            "AWS_REGION: no AWS region is set, and the DLQ's queue URL names none: set "
-            "AWS_REGION, or give the queue's ARN"
-        ) from None
 
 
 async def _queue_limit(sqs: Any, queue: AwsDestination) -> int:

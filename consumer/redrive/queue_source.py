@@ -22,8 +22,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from consumer.aws_lambda.aws_clients import open_client
 from consumer.errors import ConfigurationError
-from consumer.failures.message_dead_letters import open_destination_client
 from consumer.redrive.letters import Candidate, Selection, Unreadable, read_document
 from consumer.settings.aws_destinations import AwsDestination, parse_aws_destination
 from consumer.settings.failures import DlqLocation, parse_overflow
@@ -187,10 +187,8 @@ async def open_queue_source(
     when the two do not go together, or the queue cannot be read."""
     queue = _queue_to_read(location, from_queue)
     endpoint = settings.sqs_endpoint_url or queue.endpoint_url
-    sqs = await open_destination_client(resources, "sqs", settings, queue.region, endpoint, None)
-    s3 = await open_destination_client(
-        resources, "s3", settings, "", settings.s3_endpoint_url, None
-    )
+    sqs = await open_client(resources, "sqs", settings, region=queue.region, endpoint_url=endpoint)
+    s3 = await open_client(resources, "s3", settings, endpoint_url=settings.s3_endpoint_url)
     try:
         await sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["QueueArn"])
     except (ClientError, BotoCoreError) as error:
