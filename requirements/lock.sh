@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-pins every requirements/*.txt from the *.in files. dev.txt is resolved first as one
-# set (consumer + infra + tools); the consumer and infra locks are then resolved inside
-# it, so all three agree on every shared package.
+# set (consumer + infra + tools); the consumer, infra and bench locks are then resolved
+# inside it, so all agree on every shared package.
 # Usage: requirements/lock.sh [--upgrade]    (needs uv: pip install uv)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,3 +11,5 @@ compile ${1:+"$1"} dev.in -o dev.txt
 # imports neither: the image (installed --no-deps) leaves those 26 MB out.
 compile consumer.in -c dev.txt -o consumer.txt --no-emit-package grpcio --no-emit-package setuptools
 compile infra.in -c dev.txt -o infra.txt
+# The benchmarks' charts only (make bench): complete, as it is installed --no-deps too.
+compile bench.in -c dev.txt -o bench.txt
