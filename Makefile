@@ -47,11 +47,26 @@ image: $(INSTALLED)
 image-check: image
 	$(BIN)/pytest tests/image tests/test_container_image.py
 
+BENCH_INSTALLED := $(VENV)/.bench-installed
+
 # Benchmarks, never run by CI: the real broker, the local Lambda, the bridge, Benthos (built once
-# into .cache/benthos if Go is here) and two baselines, one table (docs/benchmarks.md).
+# into .cache/benthos if Go is here) and two baselines, one table (docs/benchmarks.md); then the
+# charts of the results just written: a complete run's into docs/benchmarks/ (to commit with its
+# JSON), a partial run's beside its *-partial.tmp file.
 # Arguments: make bench BENCH_ARGS="--quick --scenario S1".
-bench: kafka-jars
+bench: kafka-jars $(BENCH_INSTALLED)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.charts --newest
+
+# The charts of docs/benchmarks.md drawn again from the latest complete results, running nothing.
+.PHONY: bench-charts
+bench-charts: $(BENCH_INSTALLED)
+	$(BIN)/python -m benchmarks.charts
+
+# matplotlib for the charts (requirements/bench.txt): in neither the image nor the tests.
+$(BENCH_INSTALLED): requirements/bench.txt $(INSTALLED)
+	$(BIN)/pip install --no-deps --progress-bar on -r requirements/bench.txt
+	touch $@
 
 # The bridge end to end on this machine (python -m consumer.local --help for the options):
 # the embedded broker (Tansu), a local Lambda running examples/failing_handler.py, 2000 sample

@@ -1,4 +1,4 @@
-"""The three pinned dependency sets: complete pins, the right split, one version each."""
+"""The pinned dependency sets: complete pins, the right split, one version each."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _pins(lock: str) -> dict[str, str]:
     return pins
 
 
-@pytest.mark.parametrize("lock", ["consumer.txt", "infra.txt", "dev.txt"])
+@pytest.mark.parametrize("lock", ["consumer.txt", "infra.txt", "dev.txt", "bench.txt"])
 def test_every_line_of_a_lock_is_an_exact_pin(lock: str) -> None:
     assert _pins(lock), f"{lock} pins nothing"
 
@@ -43,6 +43,19 @@ def test_a_package_in_two_locks_has_the_same_version_in_both() -> None:
     for lock in ("consumer.txt", "infra.txt"):
         for name, version in _pins(lock).items():
             assert dev.get(name) == version, f"{name}: {lock} pins {version}, dev {dev.get(name)}"
+
+
+def test_the_charts_library_is_in_the_bench_lock_only() -> None:
+    assert "matplotlib" in _pins("bench.txt")
+    for lock in ("consumer.txt", "infra.txt", "dev.txt"):
+        assert "matplotlib" not in _pins(lock), f"{lock}: the charts are drawn by make bench only"
+
+
+def test_the_bench_lock_shares_the_dev_locks_versions() -> None:
+    dev = _pins("dev.txt")
+    shared = {name: v for name, v in _pins("bench.txt").items() if name in dev}
+    assert shared, "bench.txt is resolved inside dev.txt: python-dateutil, packaging..."
+    assert shared == {name: dev[name] for name in shared}
 
 
 def test_the_image_leaves_out_what_grpcio_tools_declares_but_the_bridge_never_imports() -> None:
