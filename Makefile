@@ -6,8 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALL := $(PYTHON) requirements/install.py $(VENV)
 
-.PHONY: test lint local environment local-environment kafka-jars schema-registry bench \
-	generated image image-check
+.PHONY: test lint local environment local-environment bench-environment kafka-jars \
+	schema-registry bench bench-charts generated image image-check
 
 test: lint kafka-jars schema-registry image
 	$(BIN)/pytest
@@ -48,10 +48,21 @@ image-check: image
 	$(BIN)/pytest tests/image tests/test_container_image.py
 
 # Benchmarks, never run by CI: the real broker, the local Lambda, the bridge, Benthos (built once
-# into .cache/benthos if Go is here) and two baselines, one table (docs/benchmarks.md).
+# into .cache/benthos if Go is here) and two baselines, one table (docs/benchmarks.md); then the
+# charts of the results just written: a complete run's into docs/benchmarks/ (to commit with its
+# JSON), a partial run's beside its *-partial.tmp file.
 # Arguments: make bench BENCH_ARGS="--quick --scenario S1".
-bench: kafka-jars
+bench: kafka-jars bench-environment
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.charts --newest
+
+# The charts of docs/benchmarks.md drawn again from the latest complete results, running nothing.
+bench-charts: bench-environment
+	$(BIN)/python -m benchmarks.charts
+
+# matplotlib for the charts (requirements/bench.txt): in neither the image nor the tests.
+bench-environment: environment
+	@$(INSTALL) requirements/bench.txt
 
 # The bridge end to end on this machine (python -m consumer.local --help for the options):
 # the embedded broker (Tansu), a local Lambda running examples/failing_handler.py, 2000 sample

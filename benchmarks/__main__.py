@@ -41,10 +41,9 @@ from benchmarks.contenders import BENTHOS, BENTHOS_DEFAULTS, CONTENDERS
 from benchmarks.environment import started_environment
 from benchmarks.membership_churn import run_membership
 from benchmarks.report import document, machine, render, write_json
+from benchmarks.results_files import RESULTS_DIR
 from benchmarks.run import LIVE_LOAD, REPO, ContenderFailed, RunOptions, RunResult, run_contender
 from benchmarks.scenarios import ALL, QUICK, Scenario, Sizes, scenarios, with_records
-
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.measure import percentile
+from benchmarks.measure import latency_distribution, percentile
 from benchmarks.receiver import record_id, records_of
 
 
@@ -92,6 +92,8 @@ class ChurnFigures:
     p99_near_ms: float | None  # live records produced within near_s after any change
     p99_rest_ms: float | None  # the others
     near_s: float
+    # every live record's at measure.LATENCY_PERCENTILES ({"0": min, ..., "100": max})
+    percentiles_ms: dict[str, float] | None = None
 
 
 def call_of(event: Any, started_at: float, ended_at: float) -> Call:
@@ -255,4 +257,5 @@ def churn_figures(
         p99_near_ms=percentile([ms for close in near for ms in close], 99),
         p99_rest_ms=percentile(rest, 99),
         near_s=near_s,
+        percentiles_ms=latency_distribution(every),
     )

@@ -67,18 +67,44 @@ def sample_process(pid: int, proc: Path = Path("/proc")) -> ProcessSample:
     )
 
 
+# The latency distribution a result keeps (`latency_percentiles_ms`): fine in the tail, where
+# contenders part, and enough in the middle to draw the curve.
+LATENCY_PERCENTILES = (0, 1, 5, 10, 25, 50, 75, 90, 95, 97.5, 99, 99.5, 99.9, 100)
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-th percentile (0-100) by linear interpolation between closest ranks (numpy's
     default); None for no values."""
-    if not 0 <= q <= 100:
-        raise ValueError(f"a percentile is between 0 and 100, got {q}")
+    found = percentiles(values, (q,))
+    return None if found is None else found[0]
+
+
+def percentiles(values: Sequence[float], qs: Sequence[float]) -> list[float] | None:
+    """Each q-th percentile of `qs`, as `percentile` takes it, sorting the values once; None
+    for no values."""
+    for q in qs:
+        if not 0 <= q <= 100:
+            raise ValueError(f"a percentile is between 0 and 100, got {q}")
     if not values:
         return None
     ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    taken = []
+    for q in qs:
+        rank = (len(ordered) - 1) * q / 100
+        low = math.floor(rank)
+        high = min(low + 1, len(ordered) - 1)
+        taken.append(ordered[low] + (ordered[high] - ordered[low]) * (rank - low))
+    return taken
+
+
+def latency_distribution(latencies_ms: Sequence[float]) -> dict[str, float] | None:
+    """The latencies at LATENCY_PERCENTILES, as the results JSON keeps them: keyed by the
+    percentile written shortest ("0", "99.9", "100"), in ms to the microsecond; None for no
+    latencies."""
+    found = percentiles(latencies_ms, LATENCY_PERCENTILES)
+    if found is None:
+        return None
+    return {f"{q:g}": round(ms, 3) for q, ms in zip(LATENCY_PERCENTILES, found, strict=True)}
 
 
 def throughput_bound(

@@ -244,6 +244,7 @@ async def _measure(
         live_records=produced - scenario.records,
         latency_p50_ms=figures.p50_ms,
         latency_p99_ms=figures.p99_ms,
+        latency_percentiles_ms=figures.percentiles_ms,
         deliveries=receiver.deliveries,
         distinct=len(receiver.seen),
         lost=figures.lost,

@@ -42,6 +42,7 @@ from benchmarks.measure import (
     MIB,
     ProcessSample,
     emf_mean,
+    latency_distribution,
     per_second,
     percentile,
     sample_process,
@@ -90,6 +91,9 @@ class RunResult:
     latency_p50_ms: float | None = None
     latency_p99_ms: float | None = None
     latency_max_ms: float | None = None
+    # The same latencies at measure.LATENCY_PERCENTILES ({"0": min, ..., "100": max});
+    # results written before it have none.
+    latency_percentiles_ms: dict[str, float] | None = None
     deliveries: int = 0
     distinct: int = 0
     lost: int | None = 0  # None: the contender delivers nothing (client-floor)
@@ -321,6 +325,7 @@ class _Run:
         result.latency_p50_ms = percentile(latencies, 50)
         result.latency_p99_ms = percentile(latencies, 99)
         result.latency_max_ms = max(latencies, default=None)
+        result.latency_percentiles_ms = latency_distribution(latencies)
 
     def _first_arrival(self) -> float:
         """When the first invocation reached the function: its receipt came L later."""

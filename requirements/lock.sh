@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-pins every requirements/*.txt from the *.in files. dev.txt is resolved first as one
-# set (consumer + infra + tools); the consumer, infra and local locks are then resolved
-# inside it, so all of them agree on every shared package.
+# set (consumer + infra + tools); the consumer, infra, local and bench locks are then
+# resolved inside it, so all of them agree on every shared package.
 # Usage: requirements/lock.sh [--upgrade]    (needs uv: pip install uv)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,3 +13,5 @@ compile consumer.in -c dev.txt -o consumer.txt --no-emit-package grpcio --no-emi
 compile infra.in -c dev.txt -o infra.txt
 # make local: the consumer's set plus the embedded broker, so a first run installs only that.
 compile local.in -c dev.txt -o local.txt --no-emit-package grpcio --no-emit-package setuptools
+# The benchmarks' charts only (make bench): complete, as it is installed --no-deps too.
+compile bench.in -c dev.txt -o bench.txt

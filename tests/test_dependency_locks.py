@@ -29,7 +29,7 @@ def _name(distribution: str) -> str:
     return distribution.lower().replace("_", "-")
 
 
-@pytest.mark.parametrize("lock", ["consumer.txt", "infra.txt", "local.txt", "dev.txt"])
+@pytest.mark.parametrize("lock", ["consumer.txt", "infra.txt", "local.txt", "dev.txt", "bench.txt"])
 def test_every_line_of_a_lock_is_an_exact_pin(lock: str) -> None:
     assert _pins(lock), f"{lock} pins nothing"
 
@@ -56,6 +56,19 @@ def test_a_package_in_two_locks_has_the_same_version_in_both() -> None:
     for lock in ("consumer.txt", "infra.txt", "local.txt"):
         for name, version in _pins(lock).items():
             assert dev.get(name) == version, f"{name}: {lock} pins {version}, dev {dev.get(name)}"
+
+
+def test_the_charts_library_is_in_the_bench_lock_only() -> None:
+    assert "matplotlib" in _pins("bench.txt")
+    for lock in ("consumer.txt", "infra.txt", "dev.txt"):
+        assert "matplotlib" not in _pins(lock), f"{lock}: the charts are drawn by make bench only"
+
+
+def test_the_bench_lock_shares_the_dev_locks_versions() -> None:
+    dev = _pins("dev.txt")
+    shared = {name: v for name, v in _pins("bench.txt").items() if name in dev}
+    assert shared, "bench.txt is resolved inside dev.txt: python-dateutil, packaging..."
+    assert shared == {name: dev[name] for name in shared}
 
 
 def test_the_image_leaves_out_what_grpcio_tools_declares_but_the_bridge_never_imports() -> None:

@@ -144,6 +144,10 @@ def test_each_change_gets_its_stops_duplicates_overlaps_and_near_latency() -> No
     assert join.near_records == 1
     assert leave.near_records == 0
     assert figures.p99_rest_ms == pytest.approx(100)
+    # every live record's distribution: the two records, 100 and 2 500 ms
+    assert figures.percentiles_ms is not None
+    assert (figures.percentiles_ms["0"], figures.percentiles_ms["100"]) == (100.0, 2500.0)
+    assert figures.percentiles_ms["50"] == pytest.approx(1300)
     assert figures.lost == 2  # the two counted in `produced` that never arrived
 
 
@@ -165,3 +169,4 @@ def test_duplicates_after_production_ended_belong_to_the_last_change() -> None:
     assert (figures.steady.duplicates, figures.changes[0].duplicates) == (0, 3)
     assert figures.lost == 0
     assert figures.p99_ms is None
+    assert figures.percentiles_ms is None

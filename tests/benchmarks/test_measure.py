@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from benchmarks.measure import (
+    LATENCY_PERCENTILES,
     cpu_seconds_from_stat,
     emf_mean,
+    latency_distribution,
     per_second,
     percentile,
+    percentiles,
     sample_process,
     status_bytes,
     throughput_bound,
@@ -53,6 +56,33 @@ def test_percentiles_interpolate_between_ranks_like_numpy() -> None:
     assert percentile([], 50) is None
     with pytest.raises(ValueError, match="between 0 and 100"):
         percentile(values, 101)
+
+
+def test_several_percentiles_are_taken_as_each_alone_would_be() -> None:
+    values = [40.0, 10.0, 30.0, 20.0]  # unsorted: sorted once for all
+    assert percentiles(values, (0, 50, 100)) == [10.0, 25.0, 40.0]
+    assert percentiles(values, (25, 75)) == [percentile(values, 25), percentile(values, 75)]
+    assert percentiles([], (50,)) is None
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        percentiles(values, (50, -1))
+
+
+def test_a_latency_distribution_spans_min_to_max_keyed_by_the_percentile() -> None:
+    latencies_ms = [float(ms) for ms in range(1, 1002)]  # 1..1001 ms: the q-th is 1 + 10 q
+    distribution = latency_distribution(latencies_ms)
+    assert distribution is not None
+    assert list(distribution) == [f"{q:g}" for q in LATENCY_PERCENTILES]
+    assert distribution["0"] == 1.0
+    assert distribution["50"] == 501.0
+    assert distribution["99.9"] == pytest.approx(1000.0)
+    assert distribution["100"] == 1001.0
+    assert latency_distribution([]) is None
+
+
+def test_a_latency_distribution_keeps_microseconds_and_no_finer() -> None:
+    assert latency_distribution([12.3456789]) == dict.fromkeys(
+        (f"{q:g}" for q in LATENCY_PERCENTILES), 12.346
+    )
 
 
 def test_bound_is_partitions_times_in_flight_times_batch_over_latency() -> None:

@@ -161,7 +161,10 @@ def test_the_report_names_the_machine_and_marks_each_target() -> None:
 
 
 def test_the_json_holds_the_machine_settings_and_every_number(tmp_path: Path) -> None:
-    results = [result("S1", "bridge", records_in_window=38_000)]
+    distribution = {"0": 101.5, "50": 130.0, "100": 190.25}
+    results = [
+        result("S1", "bridge", records_in_window=38_000, latency_percentiles_ms=distribution)
+    ]
     chosen = all_scenarios()
     payload = document(results, chosen, ABOUT, "the table")
     path = write_json(tmp_path, ABOUT, payload)
@@ -175,6 +178,7 @@ def test_the_json_holds_the_machine_settings_and_every_number(tmp_path: Path) ->
     assert s1["bound_records_per_s"] == 4000
     assert s1["bridge_settings"] == {"BATCH_SIZE": "10", "MAX_IN_FLIGHT_PER_PARTITION": "2"}
     assert kept["results"][0]["records_per_s"] == 3800
+    assert kept["results"][0]["latency_percentiles_ms"] == distribution
     assert kept["targets"][0]["met"] is True
 
 
