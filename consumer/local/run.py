@@ -43,6 +43,7 @@ from consumer.local.functions import FunctionSpec, Handler
 from consumer.local.handler_errors import HandlerErrors
 from consumer.local.handlers import HandlerLoadError, load_handler
 from consumer.local.local_settings import OWNED, SETTING_NAMES, local_environment
+from consumer.local.log_lines import LocalLogFormatter, SaidElsewhere
 from consumer.local.progress import Progress, Terminal
 from consumer.local.received import ReceivedTally
 from consumer.local.sample import (
@@ -182,11 +183,19 @@ class LocalRun:
         )
 
     def _route_logs(self, settings: BridgeSettings) -> None:
-        """The one logger setup (JSON lines), its lines written above the progress line."""
-        configure_logging(settings.log_level, settings.secret_values)
-        for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(self._terminal.stream())
+        """The one logger setup, its lines written above the progress line: in the local
+        mode's words, or (--log-json) as production writes them."""
+        level, secrets, stream = settings.log_level, settings.secret_values, self._terminal.stream()
+        if self._options.log_json:
+            configure_logging(level, secrets, stream=stream)
+            return
+        configure_logging(
+            level,
+            secrets,
+            formatter=LocalLogFormatter(),
+            stream=stream,
+            keep=SaidElsewhere(embedded_broker=self._options.bootstrap is None),
+        )
 
     async def _reach_broker(
         self, stack: AsyncExitStack, broker: TansuBroker | None, settings: BridgeSettings
