@@ -227,6 +227,30 @@ async def test_the_sample_run_has_no_json_line_and_reports_its_dead_letter_in_wo
     assert f"dead-lettered          1   {letter.relative_to(tmp_path)}\n" in finished.out
 
 
+async def test_until_the_group_assigns_partitions_the_start_says_what_it_waits_for(
+    tmp_path: Path,
+) -> None:
+    """Tansu takes about 5 s to form the group; the line used to count 0 records meanwhile."""
+    async with running(
+        "--produce", "200", "--partitions", "4", "--until-drained", cwd=tmp_path
+    ) as command:
+        await command.until(r"^running ")
+        await command.until(
+            r"^ +[\d.]+ s  joining the consumer group kafka-to-lambda-local, "
+            r"waiting for its partitions…$"
+        )
+        await command.until(
+            r"^group     kafka-to-lambda-local joined: 4 partitions assigned "
+            r"\(local-records 0-3\)$"
+        )
+        before_the_partitions = list(command.lines)
+        await command.until(r"^ +[\d.]+ s  [\d,]+/200 done")
+        finished = await command.finish()
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    assert not [line for line in before_the_partitions if "/200 done" in line]
+
+
 async def test_the_bridges_log_lines_are_words_at_the_level_asked_for(
     tmp_path: Path, kafka: KafkaUnderTest, topic_name: str
 ) -> None:
