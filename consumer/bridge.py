@@ -74,7 +74,7 @@ from consumer.pipeline.membership import (
     OwnedPartitions,
 )
 from consumer.pipeline.schema_holds import HeldRecords, SchemaHolds
-from consumer.pipeline.status import BridgeStatus
+from consumer.pipeline.status import BridgeStatus, Stage
 from consumer.pipeline.stop_budget import StopBudget
 from consumer.records import Batch, KafkaRecord
 from consumer.schemas.record_decoding import RecordDecoding
@@ -166,6 +166,8 @@ class Bridge:
             paused=self._paused,
             committed=self._committed,
             held=self._holds.held,
+            waiting=self._owned.waiting,
+            group_stable=self._committer.stable,
         )
 
     @property
@@ -183,6 +185,20 @@ class Bridge:
         """Seconds from the first records fetched to the last record done: what a rate of
         records done is over (start-up and idle time after are no part of it)."""
         return self._status.working_s
+
+    @property
+    def stage(self) -> Stage:
+        """How far it has got towards delivering: starting, joining the group, assigned."""
+        return self._status.stage()
+
+    def assigned(self) -> tuple[list[TopicPartition], list[TopicPartition]]:
+        """The partitions it owns: (delivering, waiting for a previous owner's lease)."""
+        return self._status.assigned()
+
+    async def joined(self) -> None:
+        """Returns once the group has assigned it its partitions (at once if it has, unless
+        the group is rebalancing)."""
+        await self._committer.stable.wait()
 
     def high_waters(self) -> dict[TopicPartition, int]:
         """Each owned partition's high-water mark as last fetched: where its next record goes."""

@@ -41,6 +41,7 @@ class LocalOptions:
     local_dlq: Path = DEFAULT_LOCAL_DLQ
     settings: dict[str, str] = field(default_factory=dict)  # --set NAME=VALUE
     function_timeout_s: float = 3.0  # Lambda's default function timeout
+    log_json: bool = False  # the bridge's log lines as production writes them
 
     @property
     def handler_spec(self) -> str:
@@ -200,6 +201,14 @@ def parser() -> argparse.ArgumentParser:
         help="dead-letter directory, unless DLQ is set (default: ./%(default)s)",
     )
     p.add_argument(
+        "--log-json",
+        action="store_true",
+        help=(
+            "show the bridge's log lines as production writes them (JSON, every one), not in "
+            "words with those the progress line and summary say left out"
+        ),
+    )
+    p.add_argument(
         "--set",
         dest="settings",
         type=_setting,
@@ -235,4 +244,5 @@ def parse_options(argv: Sequence[str] | None = None) -> LocalOptions:
         local_dlq=arguments.local_dlq,
         settings=dict(arguments.settings),
         function_timeout_s=arguments.function_timeout_s,
+        log_json=arguments.log_json,
     )

@@ -42,7 +42,9 @@ from consumer.local.cli import LocalOptions, parse_options
 from consumer.local.functions import FunctionSpec, Handler
 from consumer.local.handler_errors import HandlerErrors
 from consumer.local.handlers import HandlerLoadError, load_handler
+from consumer.local.joining import assigned_line, waiting_line
 from consumer.local.local_settings import OWNED, SETTING_NAMES, local_environment
+from consumer.local.log_lines import LocalLogFormatter, SaidElsewhere
 from consumer.local.progress import Progress, Terminal
 from consumer.local.received import ReceivedTally
 from consumer.local.sample import (
@@ -68,6 +70,7 @@ from consumer.local.tansu import TansuBroker, TansuUnavailable
 from consumer.local.topic import GroupPosition, GroupPositionReader, Topic, ensure_topic
 from consumer.operations.counters import Counters
 from consumer.operations.logs import configure_logging
+from consumer.pipeline.status import Stage
 from consumer.settings.answers import parse_answer_topic
 from consumer.settings.failures import OnFailure, parse_dlq
 from consumer.settings.model import BridgeSettings, load_settings
@@ -182,11 +185,19 @@ class LocalRun:
         )
 
     def _route_logs(self, settings: BridgeSettings) -> None:
-        """The one logger setup (JSON lines), its lines written above the progress line."""
-        configure_logging(settings.log_level, settings.secret_values)
-        for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(self._terminal.stream())
+        """The one logger setup, its lines written above the progress line: in the local
+        mode's words, or (--log-json) as production writes them."""
+        level, secrets, stream = settings.log_level, settings.secret_values, self._terminal.stream()
+        if self._options.log_json:
+            configure_logging(level, secrets, stream=stream)
+            return
+        configure_logging(
+            level,
+            secrets,
+            formatter=LocalLogFormatter(),
+            stream=stream,
+            keep=SaidElsewhere(embedded_broker=self._options.bootstrap is None),
+        )
 
     async def _reach_broker(
         self, stack: AsyncExitStack, broker: TansuBroker | None, settings: BridgeSettings
@@ -361,25 +372,48 @@ class LocalRun:
         started_s: float,
     ) -> bool:
         """Shows progress until the bridge stops, a signal asks it to, or (--until-drained)
-        the group has committed every record; True in that last case."""
+        the group has committed every record; True in that last case. Until the group has
+        assigned the bridge its partitions, the line says what it waits for instead."""
         assert self.interrupt.stop is not None
         stopping = asyncio.ensure_future(self.interrupt.stop.wait())
+        assigning = asyncio.ensure_future(bridge.joined())  # the line changes as it comes
         tick_s = _LIVE_TICK_S if self._terminal.live else _PLAIN_TICK_S
+        waited_for: Stage | None = None  # what the line last said the bridge waits for
+        joined = False  # the group has assigned the bridge its partitions: records can flow
         try:
             while True:
                 position = await _position(reader, bridge)
                 progress = self._progress(bridge, local_lambda, produced, started_s, position)
                 drained = self._options.until_drained and progress.lag == 0
-                self._terminal.show(progress, force=drained)
+                stage = bridge.stage
+                if not joined and stage is not Stage.ASSIGNED and not drained:
+                    line = waiting_line(stage, self._options.group_id, progress.elapsed_s)
+                    self._terminal.show_status(line, force=stage is not waited_for)
+                    waited_for = stage
+                else:
+                    if not joined:
+                        joined = True
+                        self._say_joined(bridge)
+                    self._terminal.show(progress, force=drained)
                 if drained:
                     return True
                 ended, _ = await asyncio.wait(
-                    {running, stopping}, timeout=tick_s, return_when=asyncio.FIRST_COMPLETED
+                    {running, stopping} if joined else {running, stopping, assigning},
+                    timeout=tick_s,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
-                if ended:
+                if ended - {assigning}:
                     return False
         finally:
             stopping.cancel()
+            assigning.cancel()
+
+    def _say_joined(self, bridge: Bridge) -> None:
+        """Once, at the group's first assignment: the partitions the bridge was given."""
+        self._terminal.clear_progress()
+        if bridge.stage is Stage.ASSIGNED:  # not when a run is drained before it joins
+            delivering, waiting = bridge.assigned()
+            self._say("group", assigned_line(self._options.group_id, delivering, waiting))
 
     def _progress(
         self,

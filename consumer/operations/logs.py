@@ -1,4 +1,5 @@
-"""The one logger setup: JSON lines on stdout, one object per line.
+"""The one logger setup: JSON lines on stdout, one object per line (a front end that speaks
+to a person, the local mode, passes a formatter, a stream and a filter of its own).
 
 Fields go in `extra={"fields": {...}}`. Record contents and secrets never go in a log
 line: counts, offsets and keyed hashes of keys do (`KeyHashes`). At every level, DEBUG included:
@@ -16,9 +17,12 @@ import json
 import logging
 import secrets
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 
@@ -90,18 +94,35 @@ def never_log(secret: str) -> None:
     _SECRETS.add(secret)
 
 
-class _RedactingFormatter(JsonFormatter):
+class _Redacting(logging.Formatter):
+    """Another formatter's lines, with every secret known so far replaced."""
+
+    def __init__(self, lines: logging.Formatter) -> None:
+        super().__init__()
+        self._lines = lines
+
     def format(self, record: logging.LogRecord) -> str:
-        return _SECRETS.redact(super().format(record))
+        return _SECRETS.redact(self._lines.format(record))
 
 
-def configure_logging(level: str = "INFO", secret_values: Iterable[str] = ()) -> None:
-    """JSON lines at `level`; `secret_values` (the secret settings') are never written."""
+def configure_logging(
+    level: str = "INFO",
+    secret_values: Iterable[str] = (),
+    *,
+    formatter: logging.Formatter | None = None,
+    stream: SupportsWrite[str] | None = None,
+    keep: Callable[[logging.LogRecord], bool] | None = None,
+) -> None:
+    """Lines at `level`; `secret_values` (the secret settings') are never written. Each line
+    is written by `formatter` (JSON unless given), redacted whatever writes it, to `stream`
+    (stdout unless given); with `keep`, only the records it returns True for."""
     for secret in secret_values:
         never_log(secret)
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(_RedactingFormatter())
+    handler = logging.StreamHandler(sys.stdout if stream is None else stream)
+    handler.setFormatter(_Redacting(JsonFormatter() if formatter is None else formatter))
     handler.addFilter(_not_a_rebalance_heartbeat)
+    if keep is not None:
+        handler.addFilter(keep)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

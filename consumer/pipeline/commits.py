@@ -33,6 +33,13 @@ from consumer.ownership.leases import Leases
 from consumer.pipeline.lanes import Lane
 
 log = logging.getLogger("consumer.bridge")
+# Said once per run; the local mode leaves it out on its embedded broker, which it knows.
+METADATA_NOT_KEPT = (
+    "the brokers do not keep a commit's metadata: without leases and done offsets a "
+    "rebalance waits for the invocations in flight and a stop delivers what is buffered, as "
+    "before leases; a member killed with invocations in flight can overlap with its "
+    "partitions' next owner"
+)
 
 
 class Committer:
@@ -178,12 +185,7 @@ class Committer:
             return  # asked again after the next commit
         self.keeps_metadata = read is not None and read.metadata == sent.metadata
         if not self.keeps_metadata:
-            log.warning(
-                "the brokers do not keep a commit's metadata: without leases and done offsets "
-                "a rebalance waits for the invocations in flight and a stop delivers what is "
-                "buffered, as before leases; a member killed with invocations in flight can "
-                "overlap with its partitions' next owner"
-            )
+            log.warning(METADATA_NOT_KEPT)
 
     def _lower_metadata_limit(self) -> None:
         if self._metadata_limit:

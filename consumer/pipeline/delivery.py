@@ -44,6 +44,8 @@ from consumer.settings.model import BridgeSettings
 from consumer.settings.ordering import Ordering
 
 log = logging.getLogger("consumer.delivery")
+# One line per record dead-lettered; the local mode's summary says them instead.
+DEAD_LETTERED = "record dead-lettered"
 
 
 class LetGo(Exception):
@@ -345,7 +347,7 @@ class Delivery:
         self._counters.dead_lettered += len(letters)
         for letter in letters:
             log.warning(
-                "record dead-lettered",
+                DEAD_LETTERED,
                 extra={
                     "fields": {
                         "dlq": sink.description,

@@ -4,6 +4,7 @@ lag of each partition it owns."""
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
 from collections.abc import Mapping, Sequence, Set
 
@@ -15,6 +16,14 @@ from consumer.operations.metrics import MetricsEmitter
 from consumer.pipeline.lanes import Lane
 from consumer.records import KafkaRecord
 from consumer.settings.model import BridgeSettings
+
+
+class Stage(enum.Enum):
+    """How far the bridge has got towards delivering, in the order it gets there."""
+
+    STARTING = "starting"  # checking the function, reaching the brokers, opening its outputs
+    JOINING = "joining"  # its consumer made, the group's assignment not come (or rebalancing)
+    ASSIGNED = "assigned"  # the group assigned it its partitions (none, if others have them all)
 
 
 class BridgeStatus:
@@ -35,15 +44,27 @@ class BridgeStatus:
         paused: Set[TopicPartition],
         committed: Mapping[TopicPartition, int],
         held: Mapping[TopicPartition, Sequence[Sequence[KafkaRecord]]],
+        waiting: Mapping[TopicPartition, object],
+        group_stable: asyncio.Event,
     ) -> None:
         self._settings = settings
         self._counters = counters
         self._metrics = metrics
         self._lanes, self._in_flight, self._paused = lanes, in_flight, paused
-        self._committed, self._held = committed, held
+        self._committed, self._held, self._waiting = committed, held, waiting
+        self._group_stable = group_stable  # set at each assignment, cleared at each revoke
         self.consumer: AIOKafkaConsumer | None = None
         self.last_progress_at = time.time()
         self.first_fetched_at: float | None = None  # when the first records arrived
+
+    def stage(self) -> Stage:
+        if self.consumer is None:
+            return Stage.STARTING
+        return Stage.ASSIGNED if self._group_stable.is_set() else Stage.JOINING
+
+    def assigned(self) -> tuple[list[TopicPartition], list[TopicPartition]]:
+        """(delivering, waiting for a previous owner's lease), each in partition order."""
+        return sorted(self._lanes), sorted(self._waiting)
 
     def progressed(self) -> None:
         self.last_progress_at = time.time()

@@ -13,8 +13,10 @@ import time
 import uuid
 
 import pytest
+from aiokafka.structs import TopicPartition
 
 from consumer.local import FunctionSpec, LocalLambda
+from consumer.pipeline.status import Stage
 from tests.support.apache_kafka import ApacheKafkaBroker
 from tests.support.bridge_harness import (
     FUNCTION,
@@ -151,6 +153,28 @@ async def test_sigkill_loses_nothing_and_repeats_only_what_followed_the_last_com
             f"offset {offset} of partition {partition} was committed, yet delivered again"
         )
     assert_key_order(sink.delivered)
+
+
+async def test_the_stage_says_when_the_group_has_assigned_partitions_and_which(
+    kafka: KafkaUnderTest, local_lambda: LocalLambda, topic_name: str
+) -> None:
+    """What the local mode's start reads: starting until the consumer is made, assigned once
+    the group's assignment has come, and the partitions owned (none for a member the group
+    has no partition for)."""
+    await kafka.create_topic(topic_name, partitions=1)
+    local_lambda.add_function(FunctionSpec(FUNCTION, RecordingSink()))
+    env = bridge_environment(kafka, local_lambda.url, topic_name, f"g-{uuid.uuid4().hex}")
+    only = TopicPartition(topic_name, 0)
+
+    async with running_bridge(env) as first:
+        assert first.bridge.stage is Stage.STARTING  # its task has not run yet
+        await first.bridge.joined()
+        assert (first.bridge.stage, first.bridge.assigned()) == (Stage.ASSIGNED, ([only], []))
+        async with running_bridge(env) as second:
+            await second.bridge.joined()
+            assert (second.bridge.stage, second.bridge.assigned()) == (Stage.ASSIGNED, ([], []))
+            await first.bridge.joined()  # the rebalance the second one caused is over
+            assert first.bridge.assigned() == ([only], [])
 
 
 async def test_a_second_bridge_joining_then_leaving_mid_stream_loses_nothing(

@@ -163,6 +163,19 @@ def received(path: Path) -> Counter[tuple[int, int]]:
     return Counter((int(p), int(o)) for p, o in (line.split() for line in lines))
 
 
+def json_lines(output: str) -> list[str]:
+    """The lines of `output` that are JSON, as production's log lines are."""
+    found = []
+    for line in output.splitlines():
+        try:
+            json.loads(line)
+        except ValueError:
+            if not line.lstrip().startswith("{"):
+                continue
+        found.append(line)
+    return found
+
+
 async def test_five_thousand_records_drain_through_the_embedded_broker_as_the_summary_says(
     tmp_path: Path,
 ) -> None:
@@ -188,6 +201,108 @@ async def test_five_thousand_records_drain_through_the_embedded_broker_as_the_su
     assert finished.number("duplicates") == sum(1 for n in taken.values() if n > 1)
     assert finished.number("dead-lettered") == 0
     assert finished.err == ""
+
+
+async def test_the_sample_run_has_no_json_line_and_reports_its_dead_letter_in_words(
+    tmp_path: Path,
+) -> None:
+    """`make local`'s run. The bridge's JSON log lines (the dead letter's, Tansu's missing
+    commit metadata) used to land between the progress lines and the summary."""
+    finished = await run(
+        "--handler",
+        example("failing_handler"),
+        "--produce",
+        "2000",
+        "--poison",
+        "1",
+        "--until-drained",
+        cwd=tmp_path,
+    )
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    assert json_lines(finished.out + finished.err) == []
+    assert "handler   raised PoisonRecordError: record local-records-" in finished.out
+    assert finished.number("dead-lettered") == 1
+    [letter] = (tmp_path / "dead-letters").glob("*/*/*.json")
+    assert f"dead-lettered          1   {letter.relative_to(tmp_path)}\n" in finished.out
+
+
+async def test_until_the_group_assigns_partitions_the_start_says_what_it_waits_for(
+    tmp_path: Path,
+) -> None:
+    """Tansu takes about 5 s to form the group; the line used to count 0 records meanwhile."""
+    async with running(
+        "--produce", "200", "--partitions", "4", "--until-drained", cwd=tmp_path
+    ) as command:
+        await command.until(r"^running ")
+        await command.until(
+            r"^ +[\d.]+ s  joining the consumer group kafka-to-lambda-local, "
+            r"waiting for its partitions…$"
+        )
+        await command.until(
+            r"^group     kafka-to-lambda-local joined: 4 partitions assigned "
+            r"\(local-records 0-3\)$"
+        )
+        before_the_partitions = list(command.lines)
+        await command.until(r"^ +[\d.]+ s  [\d,]+/200 done")
+        finished = await command.finish()
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    assert not [line for line in before_the_partitions if "/200 done" in line]
+
+
+async def test_the_bridges_log_lines_are_words_at_the_level_asked_for(
+    tmp_path: Path, kafka: KafkaUnderTest, topic_name: str
+) -> None:
+    finished = await run(
+        *on_the_test_broker(kafka, topic_name),
+        "--partitions",
+        "2",
+        "--produce",
+        "20",
+        "--until-drained",
+        "--set",
+        "LOG_LEVEL=INFO",
+        cwd=tmp_path,
+    )
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    assert re.search(
+        rf"^info      partitions assigned \(kept 0; .*arrived {topic_name}-0, {topic_name}-1;",
+        finished.out,
+        re.M,
+    ), finished.out
+    assert json_lines(finished.out + finished.err) == []
+
+
+async def test_with_log_json_the_bridges_lines_are_as_production_writes_them(
+    tmp_path: Path, kafka: KafkaUnderTest, topic_name: str
+) -> None:
+    finished = await run(
+        *on_the_test_broker(kafka, topic_name),
+        "--partitions",
+        "2",
+        "--handler",
+        example("failing_handler"),
+        "--produce",
+        "50",
+        "--poison",
+        "1",
+        "--until-drained",
+        "--set",
+        "MAX_RETRIES=0",
+        "--log-json",
+        cwd=tmp_path,
+    )
+
+    assert finished.exit_code == 0, finished.out + finished.err
+    logged = [json.loads(line) for line in json_lines(finished.out)]
+    [letter] = [line for line in logged if line["message"] == "record dead-lettered"]
+    assert (letter["level"], letter["topic"], letter["error_type"]) == (
+        "WARNING",
+        topic_name,
+        "PoisonRecordError",
+    )
 
 
 async def test_the_failing_example_puts_the_marker_record_in_the_dead_letter_directory(
