@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -107,17 +106,6 @@ def test_what_the_progress_line_and_summary_say_is_left_out_and_every_other_line
     assert kafka(no_metadata), "a broker of the user's that drops it is worth a line"
     assert [tansu(unreachable), kafka(unreachable)] == [True, True]
     assert tansu(record("asyncio", logging.ERROR, {"a dict": "as the message"}))
-
-
-@pytest.fixture
-def restored_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
 
 
 @pytest.mark.usefixtures("restored_logging")
