@@ -63,6 +63,7 @@ def install(venv: Path, lock: Path) -> None:
             f"newer: name one, e.g. make local PYTHON=python3.12"
         )
     pins = read_pins(lock)
+    shutil.rmtree(aside_of(venv), ignore_errors=True)  # a removal cut short, finished
     if is_in(venv, lock, pins):
         return
     if venv.exists() and not is_sound(venv):
@@ -129,10 +130,13 @@ def is_sound(venv: Path) -> bool:
 
 def remove(venv: Path) -> None:
     # Moved aside first: a removal cut short then leaves nothing at VENV to be mistaken for it.
-    aside = venv.with_name(f"{venv.name}.removing")
-    shutil.rmtree(aside, ignore_errors=True)
+    aside = aside_of(venv)
     venv.rename(aside)
     shutil.rmtree(aside)
+
+
+def aside_of(venv: Path) -> Path:
+    return venv.with_name(f"{venv.name}.removing")
 
 
 def make_virtualenv(venv: Path) -> None:

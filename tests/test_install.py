@@ -160,6 +160,20 @@ def test_an_install_interrupted_by_ctrl_c_is_made_again_by_the_next_run(
     assert not (tmp_path / "venv.removing").exists()
 
 
+def test_a_removal_cut_short_is_finished_by_the_next_run(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    """An unfinished .venv is moved aside before it is removed; Ctrl-C can land in between."""
+    venv, lock = tmp_path / "venv", _lock(tmp_path, "local", "probe==1.0")
+    assert _install(venv, lock, environ).returncode == 0
+    (tmp_path / "venv.removing" / "lib").mkdir(parents=True)
+
+    assert _install(venv, lock, environ).returncode == 0
+
+    assert not (tmp_path / "venv.removing").exists()
+    assert _version_in(venv, "probe") == "1.0"
+
+
 def test_a_virtualenv_left_without_pip_is_made_again(
     tmp_path: Path, environ: dict[str, str]
 ) -> None:

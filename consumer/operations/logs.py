@@ -13,16 +13,14 @@ line: counts, offsets and keyed hashes of keys do (`KeyHashes`). At every level,
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import secrets
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from _typeshed import SupportsWrite
+from typing import Any
 
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 
@@ -110,7 +108,7 @@ def configure_logging(
     secret_values: Iterable[str] = (),
     *,
     formatter: logging.Formatter | None = None,
-    stream: SupportsWrite[str] | None = None,
+    stream: io.TextIOBase | None = None,
     keep: Callable[[logging.LogRecord], bool] | None = None,
 ) -> None:
     """Lines at `level`; `secret_values` (the secret settings') are never written. Each line

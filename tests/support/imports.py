@@ -1,7 +1,8 @@
 """What a pinned dependency set provides, and which imports of some code fall outside it.
 
 Used to check that the image code (consumer/, minus the local mode) imports only the
-consumer lock, and that the Pulumi program imports only the infra lock.
+consumer lock, the local mode only the local lock, and the Pulumi program only the infra
+lock.
 """
 
 from __future__ import annotations
@@ -39,9 +40,18 @@ def distributions_of(lock: str) -> list[Distribution]:
     return [distribution(name) for name in sorted(locked_names(lock))]
 
 
-def imports_outside(source: str, allowed_modules: set[str], own: set[str]) -> set[str]:
+IMAGE_LEAVES_OUT = frozenset({"consumer.local"})  # the local mode: served to developers only
+
+
+def imports_outside(
+    source: str,
+    allowed_modules: set[str],
+    own: set[str],
+    left_out: frozenset[str] = IMAGE_LEAVES_OUT,
+) -> set[str]:
     """Modules `source` imports that are neither stdlib, `own` modules (dotted names: the
-    module and what is below it), nor allowed."""
+    module and what is below it), nor allowed; a `left_out` module (and what is below it)
+    is outside even where `own` holds it."""
     outside = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
@@ -52,7 +62,7 @@ def imports_outside(source: str, allowed_modules: set[str], own: set[str]) -> se
             continue
         for name in names:
             top = name.split(".")[0]
-            if name.startswith("consumer.local"):
+            if any(name == gone or name.startswith(gone + ".") for gone in left_out):
                 outside.add(name)
             elif any(name == mine or name.startswith(mine + ".") for mine in own):
                 continue
