@@ -13,6 +13,7 @@ Invariants:
 - A set's stamp (VENV/.installed-<name>) is written last, so a stamp means its set is in.
 - A set is in when its stamp is newer than its lock, or when another set that is in pins
   every one of its pins (dev.txt holds local.txt): then this script returns at once, silent.
+  Installing a set removes the stamps of the sets it installed other versions for.
 - The project is on the virtualenv's path (a .pth file), so `VENV/bin/python -m consumer.local`
   runs from any directory, a handler path then being relative to where it runs.
 
