@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from consumer.settings.model import load_settings
+from consumer.settings.model import BridgeSettings, load_settings
 
 BATCH_PERIOD = "100ms"
 
@@ -58,13 +58,10 @@ def pipeline_config(environment: Mapping[str, str], partitions: int) -> dict[str
     settings = load_settings(environment)
     in_flight = min(settings.max_in_flight_total, partitions * settings.max_in_flight_per_partition)
     return {
-        "http": {"enabled": False},  # its HTTP server (metrics, ping): nothing here asks it
-        "logger": {"level": "WARN", "format": "logfmt"},
+        **_QUIET,
         "input": {
             "kafka_franz": {
-                "seed_brokers": [settings.kafka_bootstrap_servers],
-                "topics": list(settings.kafka_topic or []),
-                "consumer_group": settings.kafka_group_id,
+                **_the_topic(settings),
                 # Records fetched and not yet delivered, as the bridge's buffer bound counts
                 # them. At the limit v4.27 resumes a partition only after its next poll, which
                 # waits up to 1 s if every partition is paused: S2 measures that wait.
@@ -81,13 +78,7 @@ def pipeline_config(environment: Mapping[str, str], partitions: int) -> dict[str
                 {"archive": {"format": "json_array"}},
                 {
                     "aws_lambda": {
-                        "function": settings.lambda_function_name,
-                        "region": settings.aws_region or "",
-                        "endpoint": settings.lambda_endpoint_url or "",
-                        "credentials": {
-                            "id": environment.get("AWS_ACCESS_KEY_ID", ""),
-                            "secret": environment.get("AWS_SECRET_ACCESS_KEY", ""),
-                        },
+                        **_the_function(settings, environment),
                         "retries": settings.max_retries,
                         "timeout": f"{math.ceil(settings.lambda_read_timeout_seconds)}s",
                     }
@@ -110,31 +101,36 @@ def defaults_config(environment: Mapping[str, str]) -> dict[str, Any]:
     it) and its log at WARN, as the like-for-like row has them."""
     settings = load_settings(environment)
     return {
-        "http": {"enabled": False},
-        "logger": {"level": "WARN", "format": "logfmt"},
-        "input": {
-            "kafka_franz": {
-                "seed_brokers": [settings.kafka_bootstrap_servers],
-                "topics": list(settings.kafka_topic or []),
-                "consumer_group": settings.kafka_group_id,
-            }
-        },
-        "pipeline": {
-            "processors": [
-                {
-                    "aws_lambda": {
-                        "function": settings.lambda_function_name,
-                        "region": settings.aws_region or "",
-                        "endpoint": settings.lambda_endpoint_url or "",
-                        "credentials": {
-                            "id": environment.get("AWS_ACCESS_KEY_ID", ""),
-                            "secret": environment.get("AWS_SECRET_ACCESS_KEY", ""),
-                        },
-                    }
-                }
-            ],
-        },
+        **_QUIET,
+        "input": {"kafka_franz": _the_topic(settings)},
+        "pipeline": {"processors": [{"aws_lambda": _the_function(settings, environment)}]},
         "output": {"drop": {}},
+    }
+
+
+# Its HTTP server (metrics, ping) off: nothing here asks it; its log at WARN.
+_QUIET = {"http": {"enabled": False}, "logger": {"level": "WARN", "format": "logfmt"}}
+
+
+def _the_topic(settings: BridgeSettings) -> dict[str, Any]:
+    """`kafka_franz`'s brokers, topics and group: the bridge's."""
+    return {
+        "seed_brokers": [settings.kafka_bootstrap_servers],
+        "topics": list(settings.kafka_topic or []),
+        "consumer_group": settings.kafka_group_id,
+    }
+
+
+def _the_function(settings: BridgeSettings, environment: Mapping[str, str]) -> dict[str, Any]:
+    """`aws_lambda`'s function, region, endpoint and static credentials: the bridge's."""
+    return {
+        "function": settings.lambda_function_name,
+        "region": settings.aws_region or "",
+        "endpoint": settings.lambda_endpoint_url or "",
+        "credentials": {
+            "id": environment.get("AWS_ACCESS_KEY_ID", ""),
+            "secret": environment.get("AWS_SECRET_ACCESS_KEY", ""),
+        },
     }
 
 
